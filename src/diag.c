@@ -29,6 +29,7 @@ void rpct_set_diag_handler(rpct_diag_fn fn, void *data) {
   pthread_mutex_unlock(&diag_lock);
 }
 
+static void diag_emit(const char *fmt, va_list ap) RPCT__PRINTF(1, 0);
 static void diag_emit(const char *fmt, va_list ap) {
   char msg[DIAG_MSG_MAX];
   vsnprintf(msg, sizeof msg, fmt, ap);

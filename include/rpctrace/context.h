@@ -85,26 +85,31 @@ typedef struct rpct_tracestate {
  * discards the whole value (`out` left empty, RPCT_ERR_PARSE). Empty
  * members and white space around members are accepted. A valid value longer
  * than RPCT_TRACESTATE_MAX_LEN is truncated: members over 128 characters are
- * dropped first, from the end, then members from the end, until it fits.
+ * dropped first, from the end, then members from the end, until it fits
+ * (so a valid value can yield RPCT_OK and fewer members). Invalid input is
+ * never reported through the diag handler: it comes from peers, on every
+ * request. A NULL `s` or `out` is RPCT_ERR_INVALID_ARGUMENT (`out`, if given,
+ * emptied). `s` may point into `out->buf`.
  */
 RPCT_API int rpct_tracestate_parse(const char *s, size_t len, rpct_tracestate *out);
 
 /* The same for a header that arrived as several values (one per metadata
  * entry), combined in order as if joined by ','. `values[i]` has `lens[i]`
- * bytes; all borrowed. */
+ * bytes; all borrowed. n == 0 gives the empty tracestate. */
 RPCT_API int rpct_tracestate_parse_multi(const char *const *values, const size_t *lens, size_t n,
                                          rpct_tracestate *out);
 
 /* Look up `key` (NUL-terminated). On success `*value` points into `ts` (valid
  * while `ts` is unchanged) and `*value_len` is its length.
- * RPCT_ERR_NOT_FOUND if absent. */
+ * RPCT_ERR_NOT_FOUND if absent (then *value = NULL, *value_len = 0). */
 RPCT_API int rpct_tracestate_get(const rpct_tracestate *ts, const char *key, const char **value,
                                  size_t *value_len);
 
 /* Insert or update `key`=`value` (both NUL-terminated, copied) and move it to
  * the front, as a vendor updating its entry must. Truncates from the end
  * when the result would exceed the limits. RPCT_ERR_PARSE for an invalid key
- * or value (ts unchanged). */
+ * or value, RPCT_ERR_NO_SPACE when the member alone exceeds 512 characters
+ * (ts unchanged in both cases). */
 RPCT_API int rpct_tracestate_set(rpct_tracestate *ts, const char *key, const char *value);
 
 /* Remove `key`. RPCT_ERR_NOT_FOUND if absent. */

@@ -1,0 +1,44 @@
+# Entry points for people and CI. CMake does the real work; this file only
+# names the usual sequences. GNU make.
+#
+#   make bootstrap   install missing Debian packages (scripts/bootstrap.sh)
+#   make build       configure and build $(BUILD) (RelWithDebInfo)
+#   make test        build and test $(BUILD), then the ASan+UBSan tree $(ASAN_BUILD)
+#   make demo        build and run examples/hello_trace
+#   make clean       remove both build trees
+#
+# Override on the command line, e.g. `make test BUILD=/tmp/b JOBS=8`.
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+
+# The sanitizer run: leaks and any UBSan report fail the test that caused them.
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: all bootstrap build test demo clean
+
+all: build
+
+bootstrap:
+	bash scripts/bootstrap.sh
+
+build: bootstrap
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Stops at the first failing step, so the last ctest summary printed is the
+# one of the suite that failed.
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+	cmake -S . -B $(ASAN_BUILD) -DRPCT_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	$(SANITIZER_ENV) ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+	@echo "make test: all suites passed"
+
+demo: build
+	$(BUILD)/examples/hello_trace
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,110 @@
+/*
+ * Reading OTEL_* environment variables. Every variable of the SDK goes
+ * through these three functions so that a bad value is handled the same way
+ * everywhere: reported once, by name, with the default used instead, and
+ * never fatal.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+/* At most this many bytes of a bad value are quoted in a message. */
+#define QUOTE_MAX 64
+/* Room for QUOTE_MAX bytes, each escaped to at most 4 characters, "..." and
+ * the NUL. */
+#define QUOTE_BUF (QUOTE_MAX * 4 + 4)
+
+static bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/*
+ * `s[0..len)` made safe to print between double quotes in one line: cut at
+ * QUOTE_MAX bytes (backing off to a UTF-8 character boundary, then "..."),
+ * with quotes, backslashes and control bytes escaped, so a value holding a
+ * newline cannot forge a second log line.
+ */
+static const char *quote(char out[static QUOTE_BUF], const char *s, size_t len) {
+  size_t n = len;
+  bool cut = false;
+  if (n > QUOTE_MAX) {
+    n = QUOTE_MAX;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    cut = true;
+  }
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      out[o++] = '\\';
+      out[o++] = (char)c;
+    } else if (c < 0x20 || c == 0x7f) {
+      out[o++] = '\\';
+      out[o++] = 'x';
+      out[o++] = "0123456789abcdef"[c >> 4];
+      out[o++] = "0123456789abcdef"[c & 0xF];
+    } else {
+      out[o++] = (char)c;
+    }
+  }
+  if (cut) {
+    memcpy(out + o, "...", 3);
+    o += 3;
+  }
+  out[o] = '\0';
+  return out;
+}
+
+const char *rpct__env_get(const char *name, size_t *len) {
+  const char *v = getenv(name);
+  size_t n = 0;
+  if (v) {
+    while (is_blank(*v)) v++;
+    n = strlen(v);
+    while (n > 0 && is_blank(v[n - 1])) n--;
+    if (n == 0) v = NULL;
+  }
+  if (len) *len = n;
+  return v;
+}
+
+/* Decimal digits only, no sign, no white space inside, no overflow. */
+static bool parse_u64(const char *s, size_t len, uint64_t *out) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    unsigned d = (unsigned)(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return len > 0;
+}
+
+uint64_t rpct__env_uint(const char *name, uint64_t def, uint64_t min, uint64_t max) {
+  size_t len;
+  const char *s = rpct__env_get(name, &len);
+  if (!s) return def;
+  uint64_t v;
+  if (parse_u64(s, len, &v) && v >= min && v <= max) return v;
+  /* One message for malformed and out-of-range values: the range tells the
+   * user what is accepted either way. */
+  char q[QUOTE_BUF];
+  rpct__diag_once(
+      name, "%s=\"%s\" is not an integer in [%" PRIu64 ", %" PRIu64 "]; using the default %" PRIu64,
+      name, quote(q, s, len), min, max, def);
+  return def;
+}
+
+bool rpct__env_bool(const char *name, bool def) {
+  size_t len;
+  const char *s = rpct__env_get(name, &len);
+  if (!s) return def;
+  if (len == 4 && strncasecmp(s, "true", 4) == 0) return true;
+  if (len == 5 && strncasecmp(s, "false", 5) == 0) return false;
+  char q[QUOTE_BUF];
+  rpct__diag_once(name, "%s=\"%s\" is not a boolean (true or false); using the default %s", name,
+                  quote(q, s, len), def ? "true" : "false");
+  return def;
+}

@@ -1,0 +1,135 @@
+/*
+ * OTEL_TRACES_EXPORTER: which processor and exporter a tracer gets when the
+ * code sets none. The variable is a comma-separated list; one exporter is
+ * supported at a time, so the first recognised entry wins and every other
+ * entry is reported (once) as ignored.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+#define VAR "OTEL_TRACES_EXPORTER"
+/* At most this many bytes of a value are quoted in a message. */
+#define QUOTE_MAX 64
+#define MSG_MAX 512
+
+typedef enum choice { CHOICE_UNKNOWN, CHOICE_CONSOLE, CHOICE_NONE, CHOICE_OTLP } choice;
+
+static const struct {
+  const char *name;
+  choice c;
+} known[] = {
+    {"console", CHOICE_CONSOLE},
+    {"none", CHOICE_NONE},
+    {"otlp", CHOICE_OTLP},
+};
+
+/* The SDK specification asks for enum values to be read case-insensitively. */
+static choice lookup(const char *s, size_t n) {
+  for (size_t i = 0; i < RPCT__ARRAY_LEN(known); i++)
+    if (strlen(known[i].name) == n && strncasecmp(known[i].name, s, n) == 0) return known[i].c;
+  return CHOICE_UNKNOWN;
+}
+
+/* A message under construction; too long a message is cut, never overrun. */
+typedef struct text {
+  size_t len;
+  char buf[MSG_MAX];
+} text;
+
+static void text_add(text *t, const char *s) {
+  size_t n = strlen(s), room = sizeof t->buf - 1 - t->len;
+  if (n > room) n = room;
+  memcpy(t->buf + t->len, s, n);
+  t->len += n;
+  t->buf[t->len] = '\0';
+}
+
+/* `"s"` with control characters and quotes shown as '?' and at most
+ * QUOTE_MAX bytes, so a hostile value cannot forge message text. */
+static void text_add_quoted(text *t, const char *s, size_t n) {
+  char q[QUOTE_MAX + 6];
+  size_t k = n, j = 0;
+  if (k > QUOTE_MAX) k = QUOTE_MAX;
+  q[j++] = '"';
+  for (size_t i = 0; i < k; i++) {
+    unsigned char c = (unsigned char)s[i];
+    q[j++] = (c < 0x20 || c == 0x7f || c == '"') ? '?' : (char)c;
+  }
+  if (n > k) {
+    memcpy(q + j, "...", 3);
+    j += 3;
+  }
+  q[j++] = '"';
+  q[j] = '\0';
+  text_add(t, q);
+}
+
+static bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+static int make_console(rpct_processor **out, const rpct_allocator *alloc) {
+  rpct_exporter *e;
+  int r = rpct_console_exporter_new(&e, stdout, alloc);
+  if (r != RPCT_OK) return r;
+  r = rpct_simple_processor_new(out, e, alloc);
+  if (r != RPCT_OK) rpct_exporter_del(e);
+  return r;
+}
+
+int rpct__processor_from_env(rpct_processor **out, const rpct_allocator *alloc) {
+  if (!out) return RPCT_ERR_INVALID_ARGUMENT;
+  size_t len = 0;
+  const char *v = rpct__env_get(VAR, &len);
+
+  /* First recognised entry wins; the rest are listed in `ignored`. */
+  choice c = CHOICE_UNKNOWN;
+  text ignored = {0};
+  for (size_t pos = 0; v && pos < len;) {
+    const char *comma = memchr(v + pos, ',', len - pos);
+    size_t end = comma ? (size_t)(comma - v) : len;
+    size_t b = pos, e = end;
+    pos = end + 1;
+    while (b < e && is_blank(v[b])) b++;
+    while (e > b && is_blank(v[e - 1])) e--;
+    if (b == e) continue; /* an empty entry ("console,") is harmless */
+    choice entry = lookup(v + b, e - b);
+    if (c == CHOICE_UNKNOWN && entry != CHOICE_UNKNOWN) {
+      c = entry;
+      continue;
+    }
+    if (ignored.len) text_add(&ignored, ", ");
+    text_add_quoted(&ignored, v + b, e - b);
+  }
+
+  text msg = {0};
+  if (v) {
+    text_add(&msg, VAR "=");
+    text_add_quoted(&msg, v, len);
+    text_add(&msg, ": ");
+  } else {
+    text_add(&msg, VAR " is unset; ");
+  }
+  if (ignored.len) {
+    text_add(&msg, "ignoring ");
+    text_add(&msg, ignored.buf);
+    text_add(&msg, " (supported: console, none, otlp; one at a time); ");
+  }
+  switch (c) {
+    case CHOICE_CONSOLE:
+      if (ignored.len) rpct__diag_once(VAR, "%susing \"console\"", msg.buf);
+      return make_console(out, alloc);
+    case CHOICE_NONE:
+      if (ignored.len) rpct__diag_once(VAR, "%susing \"none\"", msg.buf);
+      *out = NULL;
+      return RPCT_OK;
+    case CHOICE_UNKNOWN: text_add(&msg, "using the default \"otlp\"; "); break;
+    case CHOICE_OTLP: break;
+  }
+  /* TODO(otlp): build the OTLP/gRPC exporter here once it exists. */
+  rpct__diag_once(VAR, "%sthe otlp exporter is not available in this build; spans are not exported",
+                  msg.buf);
+  *out = NULL;
+  return RPCT_OK;
+}
