@@ -11,25 +11,13 @@
 
 #include "internal.h"
 
-/* At most this many bytes of a bad value are quoted in a message. */
-#define QUOTE_MAX 64
-/* Room for QUOTE_MAX bytes, each escaped to at most 4 characters, "..." and
- * the NUL. */
-#define QUOTE_BUF (QUOTE_MAX * 4 + 4)
-
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
-/*
- * `s[0..len)` made safe to print between double quotes in one line: cut at
- * QUOTE_MAX bytes (backing off to a UTF-8 character boundary, then "..."),
- * with quotes, backslashes and control bytes escaped, so a value holding a
- * newline cannot forge a second log line.
- */
-static const char *quote(char out[static QUOTE_BUF], const char *s, size_t len) {
+const char *rpct__quote(char out[RPCT__QUOTE_BUF], const char *s, size_t len) {
   size_t n = len;
   bool cut = false;
-  if (n > QUOTE_MAX) {
-    n = QUOTE_MAX;
+  if (n > RPCT__QUOTE_MAX) {
+    n = RPCT__QUOTE_MAX;
     while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
     cut = true;
   }
@@ -90,10 +78,10 @@ uint64_t rpct__env_uint(const char *name, uint64_t def, uint64_t min, uint64_t m
   if (parse_u64(s, len, &v) && v >= min && v <= max) return v;
   /* One message for malformed and out-of-range values: the range tells the
    * user what is accepted either way. */
-  char q[QUOTE_BUF];
+  char q[RPCT__QUOTE_BUF];
   rpct__diag_once(
       name, "%s=\"%s\" is not an integer in [%" PRIu64 ", %" PRIu64 "]; using the default %" PRIu64,
-      name, quote(q, s, len), min, max, def);
+      name, rpct__quote(q, s, len), min, max, def);
   return def;
 }
 
@@ -103,8 +91,8 @@ bool rpct__env_bool(const char *name, bool def) {
   if (!s) return def;
   if (len == 4 && strncasecmp(s, "true", 4) == 0) return true;
   if (len == 5 && strncasecmp(s, "false", 5) == 0) return false;
-  char q[QUOTE_BUF];
+  char q[RPCT__QUOTE_BUF];
   rpct__diag_once(name, "%s=\"%s\" is not a boolean (true or false); using the default %s", name,
-                  quote(q, s, len), def ? "true" : "false");
+                  rpct__quote(q, s, len), def ? "true" : "false");
   return def;
 }

@@ -49,6 +49,13 @@ void rpct__hex_encode(const uint8_t *in, size_t n, char *out);
 bool rpct__hex_decode(const char *in, size_t n, uint8_t *out);
 
 /* ---- env.c: OTEL_* environment parsing ---- */
+/* `s[0..len)` made safe to print between double quotes on one line: cut at
+ * RPCT__QUOTE_MAX bytes on a UTF-8 boundary (then "..."), with quotes,
+ * backslashes and control bytes escaped, so a value holding a newline cannot
+ * forge a second log line. Returns `out`. */
+#define RPCT__QUOTE_MAX 64
+#define RPCT__QUOTE_BUF (RPCT__QUOTE_MAX * 4 + 4)
+const char *rpct__quote(char out[RPCT__QUOTE_BUF], const char *s, size_t len);
 /* The variable's value with surrounding white space removed, or NULL when
  * unset or empty. Points into the environment: copy it before setenv. */
 const char *rpct__env_get(const char *name, size_t *len);

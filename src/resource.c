@@ -18,11 +18,6 @@
 #define SERVICE_NAME_KEY "service.name"
 #define UNKNOWN_SERVICE "unknown_service"
 
-/* At most this many bytes of a bad member are quoted in a message (the same
- * rule env.c applies to bad values). */
-#define QUOTE_MAX 64
-#define QUOTE_BUF (QUOTE_MAX * 4 + 4)
-
 typedef struct res_attr {
   char *key;
   char *value;
@@ -211,38 +206,6 @@ static const char *split_member(str_span m, str_span *key, str_span *value) {
   return why ? why : check_escapes(*value);
 }
 
-/* Same escaping as env.c's messages: one printable line whatever the input. */
-static const char *quote(char out[static QUOTE_BUF], const char *s, size_t len) {
-  size_t n = len;
-  bool cut = false;
-  if (n > QUOTE_MAX) {
-    n = QUOTE_MAX;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
-    cut = true;
-  }
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '"' || c == '\\') {
-      out[o++] = '\\';
-      out[o++] = (char)c;
-    } else if (c < 0x20 || c == 0x7f) {
-      out[o++] = '\\';
-      out[o++] = 'x';
-      out[o++] = "0123456789abcdef"[c >> 4];
-      out[o++] = "0123456789abcdef"[c & 0xF];
-    } else {
-      out[o++] = (char)c;
-    }
-  }
-  if (cut) {
-    memcpy(out + o, "...", 3);
-    o += 3;
-  }
-  out[o] = '\0';
-  return out;
-}
-
 static int add_env_attributes(rpct_resource *r) {
   size_t len;
   const char *s = rpct__env_get(ATTRS_VAR, &len);
@@ -255,9 +218,9 @@ static int add_env_attributes(rpct_resource *r) {
   while (next_member(s, len, &pos, &m)) {
     const char *why = split_member(m, &key, &value);
     if (why) {
-      char q[QUOTE_BUF];
+      char q[RPCT__QUOTE_BUF];
       rpct__diag_once(ATTRS_VAR, "%s member \"%s\" %s; the whole variable is ignored", ATTRS_VAR,
-                      quote(q, m.p, m.n), why);
+                      rpct__quote(q, m.p, m.n), why);
       return RPCT_OK;
     }
   }

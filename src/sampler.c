@@ -191,12 +191,20 @@ static double ratio_from_env(void) {
     if (end != buf + len) r = -1.0;
   }
   if (!(r >= 0.0 && r <= 1.0)) {
+    char q[RPCT__QUOTE_BUF];
     rpct__diag_once("OTEL_TRACES_SAMPLER_ARG",
-                    "OTEL_TRACES_SAMPLER_ARG=\"%.*s\" is not a ratio in [0, 1]; using 1.0",
-                    (int)(len > 64 ? 64 : len), v);
+                    "OTEL_TRACES_SAMPLER_ARG=\"%s\" is not a ratio in [0, 1]; using 1.0",
+                    rpct__quote(q, v, len));
     return 1.0;
   }
   return r;
+}
+
+static void report_bad_sampler(const char *v, size_t len, const char *why) {
+  char q[RPCT__QUOTE_BUF];
+  rpct__diag_once("OTEL_TRACES_SAMPLER",
+                  "OTEL_TRACES_SAMPLER=\"%s\" %s; using parentbased_always_on",
+                  rpct__quote(q, v, len), why);
 }
 
 static bool name_is(const char *v, size_t len, const char *name) {
@@ -224,15 +232,9 @@ int rpct_sampler_from_env(rpct_sampler **out, const rpct_allocator *alloc) {
       root = RATIO;
     else if (name_is(v, len, "jaeger_remote") || name_is(v, len, "parentbased_jaeger_remote") ||
              name_is(v, len, "xray"))
-      rpct__diag_once("OTEL_TRACES_SAMPLER",
-                      "OTEL_TRACES_SAMPLER=\"%.*s\" is not supported by rpctrace; using "
-                      "parentbased_always_on",
-                      (int)(len > 64 ? 64 : len), v);
+      report_bad_sampler(v, len, "is not supported by rpctrace");
     else
-      rpct__diag_once("OTEL_TRACES_SAMPLER",
-                      "OTEL_TRACES_SAMPLER=\"%.*s\" is not a known sampler; using "
-                      "parentbased_always_on",
-                      (int)(len > 64 ? 64 : len), v);
+      report_bad_sampler(v, len, "is not a known sampler");
   }
   rpct_sampler *base;
   int rc = root == ON    ? rpct_sampler_always_on_new(&base, alloc)

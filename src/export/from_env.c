@@ -11,8 +11,7 @@
 #include "internal.h"
 
 #define VAR "OTEL_TRACES_EXPORTER"
-/* At most this many bytes of a value are quoted in a message. */
-#define QUOTE_MAX 64
+/* Room for one diagnostic message. */
 #define MSG_MAX 512
 
 typedef enum choice { CHOICE_UNKNOWN, CHOICE_CONSOLE, CHOICE_NONE, CHOICE_OTLP } choice;
@@ -47,24 +46,12 @@ static void text_add(text *t, const char *s) {
   t->buf[t->len] = '\0';
 }
 
-/* `"s"` with control characters and quotes shown as '?' and at most
- * QUOTE_MAX bytes, so a hostile value cannot forge message text. */
+/* `"s"`, escaped as every diagnostic quotes a value. */
 static void text_add_quoted(text *t, const char *s, size_t n) {
-  char q[QUOTE_MAX + 6];
-  size_t k = n, j = 0;
-  if (k > QUOTE_MAX) k = QUOTE_MAX;
-  q[j++] = '"';
-  for (size_t i = 0; i < k; i++) {
-    unsigned char c = (unsigned char)s[i];
-    q[j++] = (c < 0x20 || c == 0x7f || c == '"') ? '?' : (char)c;
-  }
-  if (n > k) {
-    memcpy(q + j, "...", 3);
-    j += 3;
-  }
-  q[j++] = '"';
-  q[j] = '\0';
-  text_add(t, q);
+  char q[RPCT__QUOTE_BUF];
+  text_add(t, "\"");
+  text_add(t, rpct__quote(q, s, n));
+  text_add(t, "\"");
 }
 
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "test_util.h"
 
 #define UINT_VAR "OTEL_BSP_MAX_QUEUE_SIZE"
 #define OTHER_UINT_VAR "OTEL_BSP_SCHEDULE_DELAY"
@@ -24,26 +25,6 @@
 #define UINT_MIN 1
 #define UINT_MAX_ 1000000
 
-/* Messages of the diag handler since setup (or since capture_reset). */
-typedef struct diag_capture {
-  int count;
-  char last[1024];
-} diag_capture;
-
-static diag_capture cap;
-
-static void capture_diag(void *data, const char *msg) {
-  diag_capture *c = data;
-  c->count++;
-  snprintf(c->last, sizeof c->last, "%s", msg);
-}
-
-/* A fresh start for one table case: no messages, no variable reported. */
-static void capture_reset(void) {
-  memset(&cap, 0, sizeof cap);
-  rpct__diag_reset_once();
-}
-
 static void unset_all(void) {
   unsetenv(UINT_VAR);
   unsetenv(OTHER_UINT_VAR);
@@ -54,14 +35,13 @@ static void unset_all(void) {
 static int setup(void **state) {
   (void)state;
   unset_all();
-  capture_reset();
-  rpct_set_diag_handler(capture_diag, &cap);
+  tu_diag_begin();
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  rpct_set_diag_handler(NULL, NULL);
+  tu_diag_end();
   unset_all();
   return 0;
 }
@@ -151,38 +131,38 @@ static void test_env_uint_accepts_decimal_in_range_and_rejects_the_rest(void **s
   (void)state;
   for (size_t i = 0; i < RPCT__ARRAY_LEN(uint_cases); i++) {
     const uint_case *c = &uint_cases[i];
-    capture_reset();
+    tu_diag_begin(); /* a fresh start for this case */
     setenv(UINT_VAR, c->value, 1);
     uint64_t got = rpct__env_uint(UINT_VAR, UINT_DEF, UINT_MIN, UINT_MAX_);
     if (got != c->expected)
       fail_msg("%s=\"%s\": got %" PRIu64 ", expected %" PRIu64, UINT_VAR, c->value, got,
                c->expected);
     if (!c->quoted) {
-      if (cap.count != 0)
-        fail_msg("%s=\"%s\": unexpected message: %s", UINT_VAR, c->value, cap.last);
+      if (tu_diag_count != 0)
+        fail_msg("%s=\"%s\": unexpected message: %s", UINT_VAR, c->value, tu_diag_last);
       continue;
     }
     char expected[512];
     snprintf(expected, sizeof expected,
              UINT_VAR "=\"%s\" is not an integer in [1, 1000000]; using the default 2048",
              c->quoted);
-    assert_int_equal(cap.count, 1);
-    assert_string_equal(cap.last, expected);
+    assert_int_equal(tu_diag_count, 1);
+    assert_string_equal(tu_diag_last, expected);
   }
 }
 
 static void test_env_uint_unset_gives_default_silently(void **state) {
   (void)state;
   assert_int_equal(rpct__env_uint(UINT_VAR, UINT_DEF, UINT_MIN, UINT_MAX_), UINT_DEF);
-  assert_int_equal(cap.count, 0);
+  assert_int_equal(tu_diag_count, 0);
 }
 
 static void test_env_uint_message_names_variable_value_range_and_default(void **state) {
   (void)state;
   setenv(UINT_VAR, "abc", 1);
   assert_int_equal(rpct__env_uint(UINT_VAR, UINT_DEF, UINT_MIN, UINT_MAX_), UINT_DEF);
-  assert_int_equal(cap.count, 1);
-  assert_string_equal(cap.last,
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag_last,
                       "OTEL_BSP_MAX_QUEUE_SIZE=\"abc\" is not an integer in [1, 1000000]; "
                       "using the default 2048");
 }
@@ -193,7 +173,7 @@ static void test_env_uint_reads_the_full_64_bit_range(void **state) {
   assert_true(rpct__env_uint(UINT_VAR, 7, 0, UINT64_MAX) == UINT64_MAX);
   setenv(UINT_VAR, "0", 1);
   assert_int_equal(rpct__env_uint(UINT_VAR, 7, 0, UINT64_MAX), 0);
-  assert_int_equal(cap.count, 0);
+  assert_int_equal(tu_diag_count, 0);
 }
 
 static void test_env_uint_rejects_overflow(void **state) {
@@ -201,15 +181,15 @@ static void test_env_uint_rejects_overflow(void **state) {
   static const char *const values[] = {"18446744073709551616", "18446744073709551620",
                                        "184467440737095516150", "99999999999999999999999"};
   for (size_t i = 0; i < RPCT__ARRAY_LEN(values); i++) {
-    capture_reset();
+    tu_diag_begin(); /* a fresh start for this case */
     setenv(UINT_VAR, values[i], 1);
     assert_int_equal(rpct__env_uint(UINT_VAR, 7, 0, UINT64_MAX), 7);
     char expected[256];
     snprintf(expected, sizeof expected,
              UINT_VAR "=\"%s\" is not an integer in [0, 18446744073709551615]; using the default 7",
              values[i]);
-    assert_int_equal(cap.count, 1);
-    assert_string_equal(cap.last, expected);
+    assert_int_equal(tu_diag_count, 1);
+    assert_string_equal(tu_diag_last, expected);
   }
 }
 
@@ -218,13 +198,13 @@ static void test_env_uint_reports_a_bad_variable_once(void **state) {
   setenv(UINT_VAR, "lots", 1);
   assert_int_equal(rpct__env_uint(UINT_VAR, UINT_DEF, UINT_MIN, UINT_MAX_), UINT_DEF);
   assert_int_equal(rpct__env_uint(UINT_VAR, UINT_DEF, UINT_MIN, UINT_MAX_), UINT_DEF);
-  assert_int_equal(cap.count, 1);
+  assert_int_equal(tu_diag_count, 1);
 
   /* Another bad variable still gets its own message. */
   setenv(OTHER_UINT_VAR, "soon", 1);
   assert_int_equal(rpct__env_uint(OTHER_UINT_VAR, 5000, 0, 3600000), 5000);
-  assert_int_equal(cap.count, 2);
-  assert_string_equal(cap.last,
+  assert_int_equal(tu_diag_count, 2);
+  assert_string_equal(tu_diag_last,
                       "OTEL_BSP_SCHEDULE_DELAY=\"soon\" is not an integer in [0, 3600000]; "
                       "using the default 5000");
 }
@@ -240,8 +220,8 @@ static void test_env_uint_message_truncates_a_long_value(void **state) {
   snprintf(expected, sizeof expected,
            UINT_VAR "=\"%.64s...\" is not an integer in [1, 1000000]; using the default 2048",
            value);
-  assert_int_equal(cap.count, 1);
-  assert_string_equal(cap.last, expected);
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag_last, expected);
 }
 
 static void test_env_uint_message_does_not_cut_a_utf8_character(void **state) {
@@ -256,14 +236,14 @@ static void test_env_uint_message_does_not_cut_a_utf8_character(void **state) {
   snprintf(expected, sizeof expected,
            UINT_VAR "=\"%.63s...\" is not an integer in [1, 1000000]; using the default 2048",
            value);
-  assert_string_equal(cap.last, expected);
+  assert_string_equal(tu_diag_last, expected);
 }
 
 static void test_env_uint_message_escapes_quotes_and_control_bytes(void **state) {
   (void)state;
   setenv(UINT_VAR, "1\"\\\n2", 1);
   assert_int_equal(rpct__env_uint(UINT_VAR, UINT_DEF, UINT_MIN, UINT_MAX_), UINT_DEF);
-  assert_string_equal(cap.last,
+  assert_string_equal(tu_diag_last,
                       "OTEL_BSP_MAX_QUEUE_SIZE=\"1\\\"\\\\\\x0a2\" is not an integer in "
                       "[1, 1000000]; using the default 2048");
 }
@@ -305,7 +285,7 @@ static const bool_case bool_cases[] = {
 static void check_bool_cases(bool def) {
   for (size_t i = 0; i < RPCT__ARRAY_LEN(bool_cases); i++) {
     const bool_case *c = &bool_cases[i];
-    capture_reset();
+    tu_diag_begin(); /* a fresh start for this case */
     setenv(BOOL_VAR, c->value, 1);
     bool expected = c->expected < 0 ? def : c->expected == 1;
     bool got = rpct__env_bool(BOOL_VAR, def);
@@ -313,16 +293,16 @@ static void check_bool_cases(bool def) {
       fail_msg("%s=\"%s\" (default %d): got %d, expected %d", BOOL_VAR, c->value, def, got,
                expected);
     if (!c->quoted) {
-      if (cap.count != 0)
-        fail_msg("%s=\"%s\": unexpected message: %s", BOOL_VAR, c->value, cap.last);
+      if (tu_diag_count != 0)
+        fail_msg("%s=\"%s\": unexpected message: %s", BOOL_VAR, c->value, tu_diag_last);
       continue;
     }
     char msg[256];
     snprintf(msg, sizeof msg,
              BOOL_VAR "=\"%s\" is not a boolean (true or false); using the default %s", c->quoted,
              def ? "true" : "false");
-    assert_int_equal(cap.count, 1);
-    assert_string_equal(cap.last, msg);
+    assert_int_equal(tu_diag_count, 1);
+    assert_string_equal(tu_diag_last, msg);
   }
 }
 
@@ -340,7 +320,7 @@ static void test_env_bool_unset_gives_default_silently(void **state) {
   (void)state;
   assert_false(rpct__env_bool(BOOL_VAR, false));
   assert_true(rpct__env_bool(BOOL_VAR, true));
-  assert_int_equal(cap.count, 0);
+  assert_int_equal(tu_diag_count, 0);
 }
 
 static void test_env_bool_reports_a_bad_variable_once(void **state) {
@@ -348,42 +328,34 @@ static void test_env_bool_reports_a_bad_variable_once(void **state) {
   setenv(BOOL_VAR, "yes", 1);
   assert_false(rpct__env_bool(BOOL_VAR, false));
   assert_false(rpct__env_bool(BOOL_VAR, false));
-  assert_int_equal(cap.count, 1);
-  assert_string_equal(cap.last,
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag_last,
                       "OTEL_SDK_DISABLED=\"yes\" is not a boolean (true or false); "
                       "using the default false");
 }
 
 int main(void) {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_env_get_returns_null_and_zero_length_when_unset, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_env_get_returns_null_for_empty_or_blank_value, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_env_get_trims_spaces_and_tabs_at_both_ends_only, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_env_get_keeps_other_white_space, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_get_accepts_null_len, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_uint_accepts_decimal_in_range_and_rejects_the_rest,
-                                      setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_uint_unset_gives_default_silently, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_uint_message_names_variable_value_range_and_default,
-                                      setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_uint_reads_the_full_64_bit_range, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_uint_rejects_overflow, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_uint_reports_a_bad_variable_once, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_uint_message_truncates_a_long_value, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_env_uint_message_does_not_cut_a_utf8_character, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_env_uint_message_escapes_quotes_and_control_bytes, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_env_bool_reads_true_false_any_case_with_default_false,
-                                      setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_bool_reads_true_false_any_case_with_default_true,
-                                      setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_bool_unset_gives_default_silently, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_env_bool_reports_a_bad_variable_once, setup, teardown),
+      T(test_env_get_returns_null_and_zero_length_when_unset),
+      T(test_env_get_returns_null_for_empty_or_blank_value),
+      T(test_env_get_trims_spaces_and_tabs_at_both_ends_only),
+      T(test_env_get_keeps_other_white_space),
+      T(test_env_get_accepts_null_len),
+      T(test_env_uint_accepts_decimal_in_range_and_rejects_the_rest),
+      T(test_env_uint_unset_gives_default_silently),
+      T(test_env_uint_message_names_variable_value_range_and_default),
+      T(test_env_uint_reads_the_full_64_bit_range),
+      T(test_env_uint_rejects_overflow),
+      T(test_env_uint_reports_a_bad_variable_once),
+      T(test_env_uint_message_truncates_a_long_value),
+      T(test_env_uint_message_does_not_cut_a_utf8_character),
+      T(test_env_uint_message_escapes_quotes_and_control_bytes),
+      T(test_env_bool_reads_true_false_any_case_with_default_false),
+      T(test_env_bool_reads_true_false_any_case_with_default_true),
+      T(test_env_bool_unset_gives_default_silently),
+      T(test_env_bool_reports_a_bad_variable_once),
   };
+#undef T
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 
 #include "export/exporter_internal.h"
 #include "internal.h"
+#include "test_util.h"
 
 /* ---- hand-made span records ---- */
 
@@ -103,31 +104,16 @@ static void console_line(const rpct_span_data *d, char *out) {
 
 /* ---- diagnostics captured per test ---- */
 
-typedef struct diag_capture {
-  int count;
-  char last[1024];
-} diag_capture;
-
-static diag_capture diag;
-
-static void capture_diag(void *data, const char *msg) {
-  diag_capture *c = data;
-  c->count++;
-  snprintf(c->last, sizeof c->last, "%s", msg);
-}
-
 static int setup_diag(void **state) {
   (void)state;
-  memset(&diag, 0, sizeof diag);
-  rpct__diag_reset_once();
-  rpct_set_diag_handler(capture_diag, &diag);
+  tu_diag_begin();
   unsetenv("OTEL_TRACES_EXPORTER");
   return 0;
 }
 
 static int teardown_diag(void **state) {
   (void)state;
-  rpct_set_diag_handler(NULL, NULL);
+  tu_diag_end();
   unsetenv("OTEL_TRACES_EXPORTER");
   return 0;
 }
@@ -179,36 +165,6 @@ static const rpct_exporter_ops fake_ops = {
 };
 
 static const rpct_exporter_ops export_only_ops = {.export_spans = fake_export};
-
-/* ---- an allocator that fails on its k-th call and counts live blocks ---- */
-
-typedef struct failing_alloc {
-  long fail_at; /* index of the call that fails; -1: none */
-  long calls;
-  long live;
-} failing_alloc;
-
-static void *fa_alloc(void *data, size_t size) {
-  failing_alloc *fa = data;
-  if (fa->calls++ == fa->fail_at) return NULL;
-  void *p = malloc(size);
-  if (p) fa->live++;
-  return p;
-}
-
-static void fa_free(void *data, void *p) {
-  failing_alloc *fa = data;
-  if (!p) return;
-  fa->live--;
-  free(p);
-}
-
-/* Make the next allocation fail (and only that one). */
-static void fail_next_alloc(failing_alloc *fa) { fa->fail_at = fa->calls; }
-
-static rpct_allocator fa_allocator(failing_alloc *fa) {
-  return (rpct_allocator){.alloc = fa_alloc, .free = fa_free, .data = fa};
-}
 
 /* ==== names ==== */
 
@@ -632,13 +588,19 @@ static void assert_stats(rpct_processor *p, uint64_t accepted, uint64_t exported
   assert_int_equal(s.queued, 0);
 }
 
+/* A simple processor that owns a user exporter over `f`. */
+static rpct_processor *simple_over_fake(fake_exporter *f) {
+  rpct_exporter *e = NULL;
+  rpct_processor *p = NULL;
+  assert_int_equal(rpct_exporter_new(&e, &fake_ops, f, NULL), RPCT_OK);
+  assert_int_equal(rpct_simple_processor_new(&p, e, NULL), RPCT_OK);
+  return p;
+}
+
 static void test_simple_processor_exports_only_sampled_spans_with_exact_counters(void **state) {
   (void)state;
   fake_exporter f = {.results = {0, 2, RPCT_ERR_EXPORT, 0}, .n_results = 4};
-  rpct_exporter *e = NULL;
-  rpct_processor *p = NULL;
-  assert_int_equal(rpct_exporter_new(&e, &fake_ops, &f, NULL), RPCT_OK);
-  assert_int_equal(rpct_simple_processor_new(&p, e, NULL), RPCT_OK);
+  rpct_processor *p = simple_over_fake(&f);
   assert_stats(p, 0, 0, 0, 0, 0, 0);
 
   rpct_span_data sampled, unsampled;
@@ -656,8 +618,8 @@ static void test_simple_processor_exports_only_sampled_spans_with_exact_counters
   assert_stats(p, 2, 1, 1, 0, 0, 0);
   rpct__processor_on_end(p, &sampled); /* the export failed */
   assert_stats(p, 3, 1, 1, 1, 1, 0);
-  assert_int_equal(diag.count, 1);
-  assert_string_equal(diag.last,
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag_last,
                       "span export failed: export failed (later failures are only counted)");
   rpct__processor_on_end(p, &sampled);
   assert_stats(p, 4, 2, 1, 1, 1, 0);
@@ -672,10 +634,7 @@ static void test_simple_processor_exports_only_sampled_spans_with_exact_counters
 static void test_simple_processor_shutdown_twice_is_a_state_error(void **state) {
   (void)state;
   fake_exporter f = {0};
-  rpct_exporter *e = NULL;
-  rpct_processor *p = NULL;
-  assert_int_equal(rpct_exporter_new(&e, &fake_ops, &f, NULL), RPCT_OK);
-  assert_int_equal(rpct_simple_processor_new(&p, e, NULL), RPCT_OK);
+  rpct_processor *p = simple_over_fake(&f);
   assert_int_equal(rpct_processor_shutdown(p, 77), RPCT_OK);
   assert_int_equal(f.shutdowns, 1);
   assert_int_equal(f.last_timeout_ms, 77);
@@ -688,10 +647,7 @@ static void test_simple_processor_shutdown_twice_is_a_state_error(void **state) 
 static void test_simple_processor_counts_spans_after_shutdown_as_dropped(void **state) {
   (void)state;
   fake_exporter f = {0};
-  rpct_exporter *e = NULL;
-  rpct_processor *p = NULL;
-  assert_int_equal(rpct_exporter_new(&e, &fake_ops, &f, NULL), RPCT_OK);
-  assert_int_equal(rpct_simple_processor_new(&p, e, NULL), RPCT_OK);
+  rpct_processor *p = simple_over_fake(&f);
   rpct_span_data sampled, unsampled;
   rec_init(&sampled, "s");
   rec_init(&unsampled, "u");
@@ -709,10 +665,7 @@ static void test_simple_processor_counts_spans_after_shutdown_as_dropped(void **
 static void test_simple_processor_force_flush_reaches_exporter(void **state) {
   (void)state;
   fake_exporter f = {0};
-  rpct_exporter *e = NULL;
-  rpct_processor *p = NULL;
-  assert_int_equal(rpct_exporter_new(&e, &fake_ops, &f, NULL), RPCT_OK);
-  assert_int_equal(rpct_simple_processor_new(&p, e, NULL), RPCT_OK);
+  rpct_processor *p = simple_over_fake(&f);
   assert_int_equal(rpct_processor_force_flush(p, 55), RPCT_OK);
   assert_int_equal(f.flushes, 1);
   assert_int_equal(f.last_timeout_ms, 55);
@@ -887,6 +840,15 @@ static void test_processor_new_rejects_missing_on_end_and_keeps_out(void **state
 #define OTLP_MISSING "the otlp exporter is not available in this build; spans are not exported"
 #define SUPPORTED "(supported: console, none, otlp; one at a time)"
 
+/* rpct__processor_from_env succeeds with no processor, and `messages`
+ * diagnostics have been reported since setup. */
+static void assert_from_env_gives_none(int messages) {
+  rpct_processor *p = (rpct_processor *)&p;
+  assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
+  assert_null(p);
+  assert_int_equal(tu_diag_count, messages);
+}
+
 static void test_from_env_console_gives_simple_processor_silently(void **state) {
   (void)state;
   static const char *const values[] = {"console", "  CONSOLE ", "console,", ",Console"};
@@ -906,54 +868,39 @@ static void test_from_env_console_gives_simple_processor_silently(void **state) 
     assert_stats(p, 0, 0, 0, 0, 0, 1);
     rpct_processor_del(p);
   }
-  assert_int_equal(diag.count, 0);
+  assert_int_equal(tu_diag_count, 0);
 }
 
 static void test_from_env_none_gives_no_processor_silently(void **state) {
   (void)state;
   setenv("OTEL_TRACES_EXPORTER", "none", 1);
-  rpct_processor *p = (rpct_processor *)&p;
-  assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
-  assert_null(p);
-  assert_int_equal(diag.count, 0);
+  assert_from_env_gives_none(0);
 }
 
 static void test_from_env_unset_reports_missing_otlp_once(void **state) {
   (void)state;
-  rpct_processor *p = (rpct_processor *)&p;
-  assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
-  assert_null(p);
-  assert_int_equal(diag.count, 1);
-  assert_string_equal(diag.last,
+  assert_from_env_gives_none(1);
+  assert_string_equal(tu_diag_last,
                       "OTEL_TRACES_EXPORTER is unset; using the default \"otlp\"; " OTLP_MISSING);
   setenv("OTEL_TRACES_EXPORTER", "   ", 1); /* empty counts as unset */
-  p = (rpct_processor *)&p;
-  assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
-  assert_null(p);
-  assert_int_equal(diag.count, 1);
+  assert_from_env_gives_none(1);
 }
 
 static void test_from_env_otlp_reports_it_is_not_available(void **state) {
   (void)state;
   setenv("OTEL_TRACES_EXPORTER", "otlp", 1);
-  rpct_processor *p = (rpct_processor *)&p;
-  assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
-  assert_null(p);
-  assert_int_equal(diag.count, 1);
-  assert_string_equal(diag.last, "OTEL_TRACES_EXPORTER=\"otlp\": " OTLP_MISSING);
+  assert_from_env_gives_none(1);
+  assert_string_equal(tu_diag_last, "OTEL_TRACES_EXPORTER=\"otlp\": " OTLP_MISSING);
 }
 
 static void test_from_env_unknown_value_reports_it_and_the_default(void **state) {
   (void)state;
   setenv("OTEL_TRACES_EXPORTER", "zipkin", 1);
-  rpct_processor *p = (rpct_processor *)&p;
-  assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
-  assert_null(p);
-  assert_int_equal(diag.count, 1);
-  assert_string_equal(diag.last, "OTEL_TRACES_EXPORTER=\"zipkin\": ignoring \"zipkin\" " SUPPORTED
-                                 "; using the default \"otlp\"; " OTLP_MISSING);
-  assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
-  assert_int_equal(diag.count, 1); /* once */
+  assert_from_env_gives_none(1);
+  assert_string_equal(tu_diag_last,
+                      "OTEL_TRACES_EXPORTER=\"zipkin\": ignoring \"zipkin\" " SUPPORTED
+                      "; using the default \"otlp\"; " OTLP_MISSING);
+  assert_from_env_gives_none(1); /* reported once */
 }
 
 static void test_from_env_list_uses_first_recognised_and_reports_rest(void **state) {
@@ -963,18 +910,15 @@ static void test_from_env_list_uses_first_recognised_and_reports_rest(void **sta
   assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
   assert_non_null(p);
   rpct_processor_del(p);
-  assert_int_equal(diag.count, 1);
-  assert_string_equal(diag.last,
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag_last,
                       "OTEL_TRACES_EXPORTER=\"zipkin, console ,otlp\": ignoring "
                       "\"zipkin\", \"otlp\" " SUPPORTED "; using \"console\"");
 
   rpct__diag_reset_once();
   setenv("OTEL_TRACES_EXPORTER", "none,console", 1);
-  p = (rpct_processor *)&p;
-  assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
-  assert_null(p);
-  assert_int_equal(diag.count, 2);
-  assert_string_equal(diag.last,
+  assert_from_env_gives_none(2);
+  assert_string_equal(tu_diag_last,
                       "OTEL_TRACES_EXPORTER=\"none,console\": ignoring \"console\" " SUPPORTED
                       "; using \"none\"");
 }
@@ -987,41 +931,40 @@ static void test_from_env_quotes_hostile_values_safely(void **state) {
   value[0] = '"';
   value[1] = '\n';
   setenv("OTEL_TRACES_EXPORTER", value, 1);
-  rpct_processor *p = (rpct_processor *)&p;
-  assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
-  assert_null(p);
-  assert_int_equal(diag.count, 1);
+  assert_from_env_gives_none(1);
   char quoted[80];
-  snprintf(quoted, sizeof quoted, "\"??%.62s...\"", value + 2);
+  /* Quote and newline escaped as every diagnostic escapes them; cut at 64
+   * bytes. */
+  snprintf(quoted, sizeof quoted, "\"\\\"\\x0a%.62s...\"", value + 2);
   char want[1024];
   snprintf(want, sizeof want,
            "OTEL_TRACES_EXPORTER=%s: ignoring %s " SUPPORTED
            "; using the default \"otlp\"; " OTLP_MISSING,
            quoted, quoted);
-  assert_string_equal(diag.last, want);
+  assert_string_equal(tu_diag_last, want);
 }
 
 /* ==== failing allocator: every constructor, every allocation ==== */
 
-typedef int (*ctor_fn)(failing_alloc *fa, const rpct_allocator *a, void **out);
+typedef int (*ctor_fn)(tu_alloc_state *fa, const rpct_allocator *a, void **out);
 
-static int make_user_exporter(failing_alloc *fa, const rpct_allocator *a, void **out) {
+static int make_user_exporter(tu_alloc_state *fa, const rpct_allocator *a, void **out) {
   (void)fa;
   static fake_exporter f;
   return rpct_exporter_new((rpct_exporter **)out, &fake_ops, &f, a);
 }
 
-static int make_memory_exporter(failing_alloc *fa, const rpct_allocator *a, void **out) {
+static int make_memory_exporter(tu_alloc_state *fa, const rpct_allocator *a, void **out) {
   (void)fa;
   return rpct_memory_exporter_new((rpct_exporter **)out, a);
 }
 
-static int make_console_exporter(failing_alloc *fa, const rpct_allocator *a, void **out) {
+static int make_console_exporter(tu_alloc_state *fa, const rpct_allocator *a, void **out) {
   (void)fa;
   return rpct_console_exporter_new((rpct_exporter **)out, stdout, a);
 }
 
-static int make_user_processor(failing_alloc *fa, const rpct_allocator *a, void **out) {
+static int make_user_processor(tu_alloc_state *fa, const rpct_allocator *a, void **out) {
   (void)fa;
   static fake_processor fp;
   return rpct_processor_new((rpct_processor **)out, &fp_ops, &fp, a);
@@ -1029,7 +972,7 @@ static int make_user_processor(failing_alloc *fa, const rpct_allocator *a, void 
 
 /* The exporter is made without failures, then the processor's allocations
  * fail in turn; on failure the exporter is still ours to delete. */
-static int make_simple_processor(failing_alloc *fa, const rpct_allocator *a, void **out) {
+static int make_simple_processor(tu_alloc_state *fa, const rpct_allocator *a, void **out) {
   long fail_at = fa->fail_at;
   fa->fail_at = -1;
   rpct_exporter *e = NULL;
@@ -1040,7 +983,7 @@ static int make_simple_processor(failing_alloc *fa, const rpct_allocator *a, voi
   return r;
 }
 
-static int make_from_env_console(failing_alloc *fa, const rpct_allocator *a, void **out) {
+static int make_from_env_console(tu_alloc_state *fa, const rpct_allocator *a, void **out) {
   (void)fa;
   return rpct__processor_from_env((rpct_processor **)out, a);
 }
@@ -1048,8 +991,8 @@ static int make_from_env_console(failing_alloc *fa, const rpct_allocator *a, voi
 static void walk_failing_allocations(ctor_fn make, bool is_processor) {
   for (long k = 0;; k++) {
     assert_true(k < 100);
-    failing_alloc fa = {.fail_at = k};
-    rpct_allocator a = fa_allocator(&fa);
+    tu_alloc_state fa = {.fail_at = k, .fail_only = 1};
+    rpct_allocator a = tu_allocator(&fa);
     void *sentinel = &fa;
     void *obj = sentinel;
     int r = make(&fa, &a, &obj);
@@ -1083,8 +1026,8 @@ static void test_constructors_leak_nothing_when_any_allocation_fails(void **stat
 
 static void test_memory_exporter_fails_whole_batch_when_growth_fails(void **state) {
   (void)state;
-  failing_alloc fa = {.fail_at = -1};
-  rpct_allocator a = fa_allocator(&fa);
+  tu_alloc_state fa = {.fail_at = -1};
+  rpct_allocator a = tu_allocator(&fa);
   rpct_exporter *e = NULL;
   rpct_processor *p = NULL;
   assert_int_equal(rpct_memory_exporter_new(&e, &a), RPCT_OK);
@@ -1092,10 +1035,10 @@ static void test_memory_exporter_fails_whole_batch_when_growth_fails(void **stat
   rpct_span_data d;
   rec_init(&d, "s");
   const rpct_span_data *batch[1] = {&d};
-  fail_next_alloc(&fa); /* the first array allocation */
+  tu_alloc_fail_next(&fa); /* the first array allocation */
   assert_int_equal(rpct_exporter_export(e, batch, 1), RPCT_ERR_NO_MEMORY);
   assert_int_equal(rpct_memory_exporter_count(e), 0);
-  fail_next_alloc(&fa); /* through the processor: counted as failed */
+  tu_alloc_fail_next(&fa); /* through the processor: counted as failed */
   rpct__processor_on_end(p, &d);
   assert_stats(p, 1, 0, 0, 1, 1, 0);
   rpct__processor_on_end(p, &d);
@@ -1106,6 +1049,7 @@ static void test_memory_exporter_fails_whole_batch_when_growth_fails(void **stat
 }
 
 int main(void) {
+#define WITH_DIAG(f) cmocka_unit_test_setup_teardown(f, setup_diag, teardown_diag)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kind_and_status_names_follow_otlp),
       cmocka_unit_test(test_exporter_new_rejects_missing_ops_and_leaves_out),
@@ -1126,9 +1070,7 @@ int main(void) {
       cmocka_unit_test(test_memory_exporter_clear_empties_and_keeps_working),
       cmocka_unit_test(test_memory_accessors_reject_other_exporters),
       cmocka_unit_test(test_memory_exporter_refuses_exports_after_shutdown_keeps_spans),
-      cmocka_unit_test_setup_teardown(
-          test_simple_processor_exports_only_sampled_spans_with_exact_counters, setup_diag,
-          teardown_diag),
+      WITH_DIAG(test_simple_processor_exports_only_sampled_spans_with_exact_counters),
       cmocka_unit_test(test_simple_processor_shutdown_twice_is_a_state_error),
       cmocka_unit_test(test_simple_processor_counts_spans_after_shutdown_as_dropped),
       cmocka_unit_test(test_simple_processor_force_flush_reaches_exporter),
@@ -1137,24 +1079,16 @@ int main(void) {
       cmocka_unit_test(test_user_processor_receives_span_events_and_reports_stats),
       cmocka_unit_test(test_processor_with_only_on_end_has_zero_stats),
       cmocka_unit_test(test_processor_new_rejects_missing_on_end_and_keeps_out),
-      cmocka_unit_test_setup_teardown(test_from_env_console_gives_simple_processor_silently,
-                                      setup_diag, teardown_diag),
-      cmocka_unit_test_setup_teardown(test_from_env_none_gives_no_processor_silently, setup_diag,
-                                      teardown_diag),
-      cmocka_unit_test_setup_teardown(test_from_env_unset_reports_missing_otlp_once, setup_diag,
-                                      teardown_diag),
-      cmocka_unit_test_setup_teardown(test_from_env_otlp_reports_it_is_not_available, setup_diag,
-                                      teardown_diag),
-      cmocka_unit_test_setup_teardown(test_from_env_unknown_value_reports_it_and_the_default,
-                                      setup_diag, teardown_diag),
-      cmocka_unit_test_setup_teardown(test_from_env_list_uses_first_recognised_and_reports_rest,
-                                      setup_diag, teardown_diag),
-      cmocka_unit_test_setup_teardown(test_from_env_quotes_hostile_values_safely, setup_diag,
-                                      teardown_diag),
-      cmocka_unit_test_setup_teardown(test_constructors_leak_nothing_when_any_allocation_fails,
-                                      setup_diag, teardown_diag),
-      cmocka_unit_test_setup_teardown(test_memory_exporter_fails_whole_batch_when_growth_fails,
-                                      setup_diag, teardown_diag),
+      WITH_DIAG(test_from_env_console_gives_simple_processor_silently),
+      WITH_DIAG(test_from_env_none_gives_no_processor_silently),
+      WITH_DIAG(test_from_env_unset_reports_missing_otlp_once),
+      WITH_DIAG(test_from_env_otlp_reports_it_is_not_available),
+      WITH_DIAG(test_from_env_unknown_value_reports_it_and_the_default),
+      WITH_DIAG(test_from_env_list_uses_first_recognised_and_reports_rest),
+      WITH_DIAG(test_from_env_quotes_hostile_values_safely),
+      WITH_DIAG(test_constructors_leak_nothing_when_any_allocation_fails),
+      WITH_DIAG(test_memory_exporter_fails_whole_batch_when_growth_fails),
   };
+#undef WITH_DIAG
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

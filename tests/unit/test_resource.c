@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "test_util.h"
 
 #define ATTRS_VAR "OTEL_RESOURCE_ATTRIBUTES"
 #define SERVICE_VAR "OTEL_SERVICE_NAME"
@@ -19,70 +20,20 @@
 /* "unknown_service:" + the base name of this test program, set by main(). */
 static char unknown_service[512];
 
-/* ---- diagnostics capture ---- */
-
-typedef struct diag_capture {
-  int count;
-  char last[1024];
-} diag_capture;
-
-static diag_capture cap;
-
-static void capture_diag(void *data, const char *msg) {
-  diag_capture *c = data;
-  c->count++;
-  snprintf(c->last, sizeof c->last, "%s", msg);
-}
-
-static void capture_reset(void) {
-  memset(&cap, 0, sizeof cap);
-  rpct__diag_reset_once();
-}
-
 static int setup(void **state) {
   (void)state;
   unsetenv(ATTRS_VAR);
   unsetenv(SERVICE_VAR);
-  capture_reset();
-  rpct_set_diag_handler(capture_diag, &cap);
+  tu_diag_begin();
   return 0;
 }
 
 static int teardown(void **state) {
   (void)state;
-  rpct_set_diag_handler(NULL, NULL);
+  tu_diag_end();
   unsetenv(ATTRS_VAR);
   unsetenv(SERVICE_VAR);
   return 0;
-}
-
-/* ---- a counting allocator that fails once its budget is spent ---- */
-
-typedef struct test_alloc {
-  size_t budget; /* allocations left that succeed */
-  size_t calls;  /* allocations attempted */
-  long live;     /* allocated and not yet freed */
-} test_alloc;
-
-static void *test_alloc_fn(void *data, size_t size) {
-  test_alloc *t = data;
-  t->calls++;
-  if (t->budget == 0) return NULL;
-  t->budget--;
-  void *p = malloc(size);
-  if (p) t->live++;
-  return p;
-}
-
-static void test_free_fn(void *data, void *p) {
-  test_alloc *t = data;
-  if (!p) return;
-  t->live--;
-  free(p);
-}
-
-static rpct_allocator allocator_for(test_alloc *t) {
-  return (rpct_allocator){.alloc = test_alloc_fn, .free = test_free_fn, .data = t};
 }
 
 /* ---- helpers ---- */
@@ -144,9 +95,9 @@ static void test_resource_new_rejects_bad_arguments_leaving_out_untouched(void *
   (void)state;
   assert_int_equal(rpct_resource_new(NULL, NULL), RPCT_ERR_INVALID_ARGUMENT);
   assert_int_equal(rpct_resource_from_env(NULL, NULL), RPCT_ERR_INVALID_ARGUMENT);
-  rpct_resource *sentinel = (rpct_resource *)&cap;
+  rpct_resource *sentinel = (rpct_resource *)&sentinel;
   rpct_resource *r = sentinel;
-  const rpct_allocator no_alloc_fn = {.alloc = NULL, .free = test_free_fn, .data = NULL};
+  const rpct_allocator no_alloc_fn = {.alloc = NULL, .free = tu_free_fn, .data = NULL};
   assert_int_equal(rpct_resource_new(&r, &no_alloc_fn), RPCT_ERR_INVALID_ARGUMENT);
   assert_ptr_equal(r, sentinel);
 }
@@ -277,7 +228,7 @@ static void test_from_env_without_variables_has_sdk_attributes_and_unknown_servi
   (void)state;
   rpct_resource *r = from_env();
   assert_default_attrs(r);
-  assert_int_equal(cap.count, 0);
+  assert_int_equal(tu_diag_count, 0);
   rpct_resource_del(r);
 }
 
@@ -342,7 +293,7 @@ static void test_from_env_percent_decodes_keys_and_values(void **state) {
                      {"s", " x "}, /* encoded spaces are not trimmed */
                      {"service.name", unknown_service}};
   assert_attrs(r, want, RPCT__ARRAY_LEN(want));
-  assert_int_equal(cap.count, 0);
+  assert_int_equal(tu_diag_count, 0);
   rpct_resource_del(r);
 }
 
@@ -362,7 +313,7 @@ static void test_from_env_skips_empty_members(void **state) {
   rpct_resource *r = from_env();
   const kv want[] = {SDK_ATTRS, {"a", "1"}, {"b", "2"}, {"service.name", unknown_service}};
   assert_attrs(r, want, RPCT__ARRAY_LEN(want));
-  assert_int_equal(cap.count, 0);
+  assert_int_equal(tu_diag_count, 0);
   rpct_resource_del(r);
 }
 
@@ -371,7 +322,7 @@ static void test_from_env_with_only_empty_members_adds_nothing(void **state) {
   setenv(ATTRS_VAR, " , ,,\t", 1);
   rpct_resource *r = from_env();
   assert_default_attrs(r);
-  assert_int_equal(cap.count, 0);
+  assert_int_equal(tu_diag_count, 0);
   rpct_resource_del(r);
 }
 
@@ -439,15 +390,15 @@ static void test_from_env_discards_the_whole_variable_on_a_malformed_member(void
   (void)state;
   for (size_t i = 0; i < RPCT__ARRAY_LEN(malformed_cases); i++) {
     const malformed_case *c = &malformed_cases[i];
-    capture_reset();
+    tu_diag_begin(); /* a fresh start for this case */
     setenv(ATTRS_VAR, c->value, 1);
     rpct_resource *r = from_env();
     if (rpct_resource_count(r) != 4)
       fail_msg("%s=\"%s\": %zu attributes, expected the 4 defaults", ATTRS_VAR, c->value,
                rpct_resource_count(r));
     assert_default_attrs(r);
-    assert_int_equal(cap.count, 1);
-    assert_string_equal(cap.last, c->message);
+    assert_int_equal(tu_diag_count, 1);
+    assert_string_equal(tu_diag_last, c->message);
     rpct_resource_del(r);
   }
 }
@@ -457,7 +408,7 @@ static void test_from_env_reports_malformed_attributes_once(void **state) {
   setenv(ATTRS_VAR, "novalue", 1);
   rpct_resource *r1 = from_env();
   rpct_resource *r2 = from_env();
-  assert_int_equal(cap.count, 1);
+  assert_int_equal(tu_diag_count, 1);
   assert_default_attrs(r1);
   assert_default_attrs(r2);
   rpct_resource_del(r1);
@@ -473,16 +424,16 @@ static void test_from_env_message_truncates_a_long_member(void **state) {
   rpct_resource *r = from_env();
   char expected[512];
   snprintf(expected, sizeof expected, ATTRS_VAR " member \"%.64s...\"" NO_EQUALS, value);
-  assert_int_equal(cap.count, 1);
-  assert_string_equal(cap.last, expected);
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag_last, expected);
   rpct_resource_del(r);
 }
 
 static void test_from_env_allocates_through_the_given_allocator(void **state) {
   (void)state;
   setenv(ATTRS_VAR, "a=1,b=2", 1);
-  test_alloc t = {.budget = SIZE_MAX};
-  const rpct_allocator a = allocator_for(&t);
+  tu_alloc_state t = {.fail_at = -1};
+  const rpct_allocator a = tu_allocator(&t);
   rpct_resource *r = NULL;
   assert_int_equal(rpct_resource_from_env(&r, &a), RPCT_OK);
   assert_true(t.live > 0);
@@ -518,11 +469,11 @@ static void test_from_env_with_failing_allocator_never_leaks(void **state) {
     else
       unsetenv(SERVICE_VAR);
 
-    size_t budget = 0;
+    long budget = 0; /* allocations that succeed */
     for (;; budget++) {
       assert_true(budget < 1000);
-      test_alloc t = {.budget = budget};
-      const rpct_allocator a = allocator_for(&t);
+      tu_alloc_state t = {.fail_at = budget};
+      const rpct_allocator a = tu_allocator(&t);
       rpct_resource *sentinel = (rpct_resource *)&t;
       rpct_resource *r = sentinel;
       int rc = rpct_resource_from_env(&r, &a);
@@ -552,17 +503,17 @@ static void test_set_with_failing_allocator_leaves_the_resource_unchanged(void *
                             {"k4", "v4"}, {"k5", "v5"}, {"k6", "v6"}, {"k7", "v7"}};
   static const kv changes[] = {{"new", "value"}, {"k3", "replaced"}};
   for (size_t c = 0; c < RPCT__ARRAY_LEN(changes); c++) {
-    size_t budget = 0;
+    long budget = 0; /* allocations the change may make */
     for (;; budget++) {
       assert_true(budget < 100);
-      test_alloc t = {.budget = SIZE_MAX};
-      const rpct_allocator a = allocator_for(&t);
+      tu_alloc_state t = {.fail_at = -1};
+      const rpct_allocator a = tu_allocator(&t);
       rpct_resource *r = NULL;
       assert_int_equal(rpct_resource_new(&r, &a), RPCT_OK);
       for (size_t i = 0; i < RPCT__ARRAY_LEN(base); i++)
         assert_int_equal(rpct_resource_set(r, base[i].key, base[i].value), RPCT_OK);
       long live_before = t.live;
-      t.budget = budget;
+      t.fail_at = t.calls + budget;
       int rc = rpct_resource_set(r, changes[c].key, changes[c].value);
       if (rc == RPCT_OK) {
         assert_string_equal(rpct_resource_get(r, changes[c].key), changes[c].value);

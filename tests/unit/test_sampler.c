@@ -11,21 +11,11 @@
 #include <cmocka.h>
 
 #include "internal.h"
-
-static char diag_buf[4096];
-static int diag_count;
-static void capture(void *data, const char *msg) {
-  (void)data;
-  diag_count++;
-  snprintf(diag_buf + strlen(diag_buf), sizeof diag_buf - strlen(diag_buf), "%s\n", msg);
-}
+#include "test_util.h"
 
 static int setup(void **state) {
   (void)state;
-  diag_buf[0] = '\0';
-  diag_count = 0;
-  rpct__diag_reset_once();
-  rpct_set_diag_handler(capture, NULL);
+  tu_diag_begin();
   unsetenv("OTEL_TRACES_SAMPLER");
   unsetenv("OTEL_TRACES_SAMPLER_ARG");
   return 0;
@@ -33,14 +23,14 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  rpct_set_diag_handler(NULL, NULL);
+  tu_diag_end();
   return 0;
 }
 
 static rpct_sampling_decision decide(const rpct_sampler *s, const rpct_span_context *parent,
                                      const rpct_trace_id *tid) {
-  rpct_sampling_params p = {.parent = parent, .trace_id = tid, .name = "x",
-                            .kind = RPCT_SPAN_KIND_CLIENT};
+  rpct_sampling_params p = {
+      .parent = parent, .trace_id = tid, .name = "x", .kind = RPCT_SPAN_KIND_CLIENT};
   return rpct_sampler_should_sample(s, &p);
 }
 
@@ -239,8 +229,8 @@ static void test_sampler_from_env_table(void **state) {
     rpct_sampler *s;
     assert_int_equal(rpct_sampler_from_env(&s, NULL), RPCT_OK);
     assert_string_equal(rpct_sampler_description(s), cases[i].description);
-    if (diag_count != cases[i].messages)
-      fail_msg("case %zu: %d messages, want %d: %s", i, diag_count, cases[i].messages, diag_buf);
+    if (tu_diag_count != cases[i].messages)
+      fail_msg("case %zu: %d messages, want %d: %s", i, tu_diag_count, cases[i].messages, tu_diag);
     rpct_sampler_del(s);
   }
 }
@@ -253,35 +243,33 @@ static void test_sampler_env_messages_name_variable_and_default(void **state) {
   rpct_sampler_del(s);
   assert_int_equal(rpct_sampler_from_env(&s, NULL), RPCT_OK); /* reported once */
   rpct_sampler_del(s);
-  assert_int_equal(diag_count, 1);
-  assert_string_equal(diag_buf,
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag,
                       "OTEL_TRACES_SAMPLER=\"sometimes\" is not a known sampler; using "
                       "parentbased_always_on\n");
   setenv("OTEL_TRACES_SAMPLER", "traceidratio", 1);
   setenv("OTEL_TRACES_SAMPLER_ARG", "2", 1);
   assert_int_equal(rpct_sampler_from_env(&s, NULL), RPCT_OK);
   rpct_sampler_del(s);
-  assert_string_equal(diag_buf,
+  assert_string_equal(tu_diag,
                       "OTEL_TRACES_SAMPLER=\"sometimes\" is not a known sampler; using "
                       "parentbased_always_on\n"
                       "OTEL_TRACES_SAMPLER_ARG=\"2\" is not a ratio in [0, 1]; using 1.0\n");
 }
 
 int main(void) {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_ratio_quarter_samples_25_percent_of_100000_ids, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_ratio_decides_the_same_for_the_same_trace_id, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_ratio_threshold_is_on_low_56_bits, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ratio_zero_and_one_are_exact, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_ratio_rejects_out_of_range, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_parent_based_routes_each_of_five_cases, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_parent_based_defaults_follow_the_parent, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_sampler_from_env_table, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_sampler_env_messages_name_variable_and_default, setup,
-                                      teardown),
+      T(test_ratio_quarter_samples_25_percent_of_100000_ids),
+      T(test_ratio_decides_the_same_for_the_same_trace_id),
+      T(test_ratio_threshold_is_on_low_56_bits),
+      T(test_ratio_zero_and_one_are_exact),
+      T(test_ratio_rejects_out_of_range),
+      T(test_parent_based_routes_each_of_five_cases),
+      T(test_parent_based_defaults_follow_the_parent),
+      T(test_sampler_from_env_table),
+      T(test_sampler_env_messages_name_variable_and_default),
   };
+#undef T
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

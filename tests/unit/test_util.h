@@ -10,37 +10,43 @@
 #include "rpctrace/rpctrace.h"
 
 /* ---- diagnostics ---- */
-static char tu_diag[8192];
+static char tu_diag[8192];      /* every message since tu_diag_begin, each + '\n' */
+static char tu_diag_last[1024]; /* the latest message alone, no '\n' */
 static int tu_diag_count;
 
 static inline void tu_diag_capture(void *data, const char *msg) {
   (void)data;
   size_t used = strlen(tu_diag);
   snprintf(tu_diag + used, sizeof tu_diag - used, "%s\n", msg);
+  snprintf(tu_diag_last, sizeof tu_diag_last, "%s", msg);
   tu_diag_count++;
 }
 
-/* Start capturing; forget which messages were reported once. */
+/* Start capturing (again) from nothing; forget which messages were
+ * reported once. */
 void rpct__diag_reset_once(void);
 static inline void tu_diag_begin(void) {
   tu_diag[0] = '\0';
+  tu_diag_last[0] = '\0';
   tu_diag_count = 0;
   rpct__diag_reset_once();
   rpct_set_diag_handler(tu_diag_capture, NULL);
 }
 static inline void tu_diag_end(void) { rpct_set_diag_handler(NULL, NULL); }
 
-/* ---- an allocator that counts, and fails from the fail_at-th call on ---- */
+/* ---- an allocator that counts, and fails from the fail_at-th call on
+ * (or, with fail_only, at the fail_at-th call alone) ---- */
 typedef struct tu_alloc_state {
-  long calls;    /* alloc calls so far */
-  long fail_at;  /* -1: never fail */
+  long calls;    /* alloc calls so far (failed ones too) */
+  long fail_at;  /* index of the first call that fails; -1: never fail */
   long live;     /* allocations not yet freed */
+  int fail_only; /* nonzero: only call fail_at fails, later ones succeed */
 } tu_alloc_state;
 
 static inline void *tu_alloc_fn(void *data, size_t size) {
   tu_alloc_state *st = data;
   long n = st->calls++;
-  if (st->fail_at >= 0 && n >= st->fail_at) return NULL;
+  if (st->fail_at >= 0 && (st->fail_only ? n == st->fail_at : n >= st->fail_at)) return NULL;
   void *p = malloc(size);
   if (p) st->live++;
   return p;
@@ -54,6 +60,12 @@ static inline void tu_free_fn(void *data, void *p) {
 
 static inline rpct_allocator tu_allocator(tu_alloc_state *st) {
   return (rpct_allocator){.alloc = tu_alloc_fn, .free = tu_free_fn, .data = st};
+}
+
+/* Make the next call fail, and only that one. */
+static inline void tu_alloc_fail_next(tu_alloc_state *st) {
+  st->fail_at = st->calls;
+  st->fail_only = 1;
 }
 
 /* ---- a tracer recording every sampled span into a memory exporter ---- */
