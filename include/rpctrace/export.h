@@ -70,12 +70,60 @@ RPCT_API void rpct_memory_exporter_clear(rpct_exporter *e);
  * Console exporter: one human-readable line per span on `stream` (borrowed,
  * must outlive the exporter; NULL: stdout), flushed after each batch:
  *   <service> <name> kind=<KIND> trace_id=<hex> span_id=<hex>
- *   parent_id=<hex|-> start=<unix ns> duration_us=<n> status=<UNSET|OK|ERROR>["msg"]
- *   {key=value, ...}
- * all on one line.
+ *   parent_id=<hex|-> start=<unix ns> duration_us=<n>
+ *   status=<UNSET|OK|ERROR>[("msg")] [{key=value, ...}] [events=N] [links=N]
+ * all on one line (cut with "..." past 4096 bytes).
  */
 RPCT_API int rpct_console_exporter_new(rpct_exporter **out, FILE *stream,
                                        const rpct_allocator *alloc);
+
+/*
+ * OTLP/JSON lines exporter: one ExportTraceServiceRequest per export call,
+ * one line each, in the OTLP/JSON encoding (lowerCamelCase names, ids as
+ * lowercase hex, enums as integers, 64-bit integers as decimal strings): the
+ * format the OpenTelemetry Collector's file exporter writes and its file
+ * receiver reads. `path` (copied) is opened for appending; NULL: the
+ * RPCTRACE_OTLP_FILE_PATH variable, else "rpctrace-traces.jsonl".
+ * rpct_otlp_json_exporter_new_stream writes to `stream` instead (borrowed,
+ * must outlive the exporter). Each line is flushed when written.
+ */
+RPCT_API int rpct_otlp_file_exporter_new(rpct_exporter **out, const char *path,
+                                         const rpct_allocator *alloc);
+RPCT_API int rpct_otlp_json_exporter_new_stream(rpct_exporter **out, FILE *stream,
+                                                const rpct_allocator *alloc);
+
+/*
+ * OTLP/gRPC exporter: sends ExportTraceServiceRequest to
+ * /opentelemetry.proto.collector.trace.v1.TraceService/Export with gRPC core.
+ * Every field left zero/NULL comes from the environment
+ * (OTEL_EXPORTER_OTLP_TRACES_* then OTEL_EXPORTER_OTLP_*), else the default.
+ * Retries CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE,
+ * DATA_LOSS with exponential backoff and full jitter, and RESOURCE_EXHAUSTED
+ * only when the server sends google.rpc.RetryInfo, waiting its delay; all
+ * within `timeout_ms` for the whole export. A partial_success response is
+ * not retried; its rejected_spans are returned as the rejected count.
+ * Its own RPCs never pass through rpctrace's call filters.
+ */
+typedef struct rpct_otlp_options {
+  const char *endpoint;         /* "http://host:port" or "host:port"; default http://localhost:4317 */
+  const char *headers;          /* "k=v,k2=v2", percent-decoded; values never printed */
+  uint32_t timeout_ms;          /* whole export, retries included; default 10000 */
+  int compression;              /* 0: env, 1: none, 2: gzip */
+  int insecure;                 /* 0: env, 1: plaintext, 2: TLS; default: from the scheme */
+  const char *certificate_file; /* PEM roots for TLS */
+  uint32_t initial_backoff_ms;  /* default 1000 */
+  uint32_t max_backoff_ms;      /* default 5000 */
+} rpct_otlp_options;
+
+#define RPCT_OTLP_COMPRESSION_NONE 1
+#define RPCT_OTLP_COMPRESSION_GZIP 2
+#define RPCT_OTLP_PLAINTEXT 1
+#define RPCT_OTLP_TLS 2
+
+/* `opts` (borrowed; NULL: all from the environment). Creating the exporter
+ * does not connect; a collector that is down shows as failed exports. */
+RPCT_API int rpct_otlp_exporter_new(rpct_exporter **out, const rpct_otlp_options *opts,
+                                    const rpct_allocator *alloc);
 
 /* ---- Processors ---- */
 
@@ -118,6 +166,32 @@ RPCT_API int rpct_processor_new(rpct_processor **out, const rpct_processor_ops *
  */
 RPCT_API int rpct_simple_processor_new(rpct_processor **out, rpct_exporter *exporter,
                                        const rpct_allocator *alloc);
+
+/*
+ * Batch processor (OpenTelemetry SDK): a bounded, pre-allocated queue of span
+ * records drained by one export thread. on_end copies the record into a free
+ * slot and never blocks or waits for the export thread; a full queue drops
+ * the span and counts it (dropped_full). The thread exports when
+ * max_export_batch_size spans are queued or schedule_delay_ms has passed,
+ * one export at a time. force_flush and shutdown return within their
+ * timeout; shutdown flushes first.
+ */
+typedef struct rpct_batch_options {
+  uint32_t max_queue_size;        /* OTEL_BSP_MAX_QUEUE_SIZE, 2048 */
+  uint32_t schedule_delay_ms;     /* OTEL_BSP_SCHEDULE_DELAY, 5000 */
+  uint32_t max_export_batch_size; /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512, <= queue size */
+  uint32_t export_timeout_ms;     /* OTEL_BSP_EXPORT_TIMEOUT, 30000 */
+} rpct_batch_options;
+
+/* The specification's defaults overridden by OTEL_BSP_* (an invalid value is
+ * reported once; a batch size above the queue size is lowered to it). */
+RPCT_API void rpct_batch_options_from_env(rpct_batch_options *out);
+
+/* `opts` copied (NULL: from the environment; zero fields: their defaults).
+ * Takes `exporter` on success. Starts the export thread. */
+RPCT_API int rpct_batch_processor_new(rpct_processor **out, rpct_exporter *exporter,
+                                      const rpct_batch_options *opts,
+                                      const rpct_allocator *alloc);
 
 RPCT_API int rpct_processor_force_flush(rpct_processor *p, uint32_t timeout_ms);
 /* Shut down: flush, then refuse further spans (counted as dropped_shutdown).
