@@ -3,6 +3,7 @@
 #
 #   make bootstrap   install missing Debian packages (scripts/bootstrap.sh)
 #   make build       configure and build $(BUILD) (RelWithDebInfo)
+#   make npm         install the interop tests' pinned npm packages (scripts/npm-install.sh)
 #   make test        build and test $(BUILD), then the ASan+UBSan tree $(ASAN_BUILD)
 #   make demo        build and run examples/hello_trace
 #   make clean       remove both build trees
@@ -17,7 +18,7 @@ JOBS ?= $(shell nproc)
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all bootstrap build test demo clean
+.PHONY: all bootstrap build npm test demo clean
 
 all: build
 
@@ -28,9 +29,14 @@ build: bootstrap
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j$(JOBS)
 
+# The Node side of the interop tests (tests/interop/node), as locked in its
+# package-lock.json; does nothing when already installed.
+npm:
+	bash scripts/npm-install.sh
+
 # Stops at the first failing step, so the last ctest summary printed is the
 # one of the suite that failed.
-test: build
+test: build npm
 	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
 	cmake -S . -B $(ASAN_BUILD) -DRPCT_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(ASAN_BUILD) -j$(JOBS)

@@ -65,6 +65,17 @@ uint64_t rpct__env_uint(const char *name, uint64_t def, uint64_t min, uint64_t m
 /* A boolean: "true"/"false" in any case; unset gives `def`; else reported. */
 bool rpct__env_bool(const char *name, bool def);
 
+/* ---- kv_list.c: "k=v,k2=v2" lists (OTEL_RESOURCE_ATTRIBUTES, headers) ---- */
+typedef int (*rpct__kv_fn)(void *data, const char *key, size_t key_len, const char *value,
+                           size_t value_len);
+/* Check the whole list; if a member is malformed, return RPCT_ERR_PARSE with
+ * the member (*bad, *bad_len, pointing into s) and the reason (*why, static)
+ * and call `fn` for none. Else call `fn` for each member with its decoded key
+ * and value (valid during the call only); a non-zero return of `fn` stops and
+ * is returned. */
+int rpct__kv_list_parse(const char *s, size_t len, const rpct_allocator *alloc, rpct__kv_fn fn,
+                        void *data, const char **bad, size_t *bad_len, const char **why);
+
 /* ---- span.c / tracer.c ---- */
 /* Span states (rpct_span.state_). */
 enum {
@@ -94,5 +105,17 @@ int rpct__processor_from_env(rpct_processor **out, const rpct_allocator *alloc);
 /* Name of a span kind / status code as written by exporters ("CLIENT", "ERROR"). */
 const char *rpct__span_kind_name(int kind);
 const char *rpct__status_code_name(int code);
+
+/* ---- otlp_grpc_exporter.c ---- */
+/* True for a grpc_channel of one of rpctrace's own exporters: the call
+ * filters leave its calls alone. Lock-free; any thread. */
+bool rpct__is_internal_channel(const void *channel);
+
+/* ---- otlp_encode.c ---- */
+/* Serialize `n` spans as one ExportTraceServiceRequest (protobuf), grouped
+ * by resource and then by instrumentation scope, in input order. On success
+ * *out (allocated with `alloc`; free with rpct__free) holds *out_len bytes. */
+int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_allocator *alloc,
+                      uint8_t **out, size_t *out_len);
 
 #endif /* RPCTRACE_SRC_INTERNAL_H */

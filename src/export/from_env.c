@@ -14,7 +14,13 @@
 /* Room for one diagnostic message. */
 #define MSG_MAX 512
 
-typedef enum choice { CHOICE_UNKNOWN, CHOICE_CONSOLE, CHOICE_NONE, CHOICE_OTLP } choice;
+typedef enum choice {
+  CHOICE_UNKNOWN,
+  CHOICE_CONSOLE,
+  CHOICE_NONE,
+  CHOICE_OTLP,
+  CHOICE_OTLP_FILE
+} choice;
 
 static const struct {
   const char *name;
@@ -23,6 +29,7 @@ static const struct {
     {"console", CHOICE_CONSOLE},
     {"none", CHOICE_NONE},
     {"otlp", CHOICE_OTLP},
+    {"otlp_file", CHOICE_OTLP_FILE},
 };
 
 /* The SDK specification asks for enum values to be read case-insensitively. */
@@ -65,6 +72,16 @@ static int make_console(rpct_processor **out, const rpct_allocator *alloc) {
   return r;
 }
 
+/* A batch processor over a new OTLP/gRPC or OTLP file exporter. */
+static int make_batch(rpct_processor **out, bool file, const rpct_allocator *alloc) {
+  rpct_exporter *e;
+  int r = file ? rpct_otlp_file_exporter_new(&e, NULL, alloc) : rpct_otlp_exporter_new(&e, NULL, alloc);
+  if (r != RPCT_OK) return r;
+  r = rpct_batch_processor_new(out, e, NULL, alloc);
+  if (r != RPCT_OK) rpct_exporter_del(e);
+  return r;
+}
+
 int rpct__processor_from_env(rpct_processor **out, const rpct_allocator *alloc) {
   if (!out) return RPCT_ERR_INVALID_ARGUMENT;
   size_t len = 0;
@@ -95,28 +112,22 @@ int rpct__processor_from_env(rpct_processor **out, const rpct_allocator *alloc) 
     text_add(&msg, VAR "=");
     text_add_quoted(&msg, v, len);
     text_add(&msg, ": ");
-  } else {
-    text_add(&msg, VAR " is unset; ");
   }
   if (ignored.len) {
     text_add(&msg, "ignoring ");
     text_add(&msg, ignored.buf);
-    text_add(&msg, " (supported: console, none, otlp; one at a time); ");
+    text_add(&msg, " (supported: console, none, otlp, otlp_file; one at a time); ");
   }
+  static const char *const names[] = {"otlp", "console", "none", "otlp", "otlp_file"};
+  if (ignored.len)
+    rpct__diag_once(VAR, "%susing %s\"%s\"", msg.buf, c == CHOICE_UNKNOWN ? "the default " : "",
+                    names[c]);
   switch (c) {
-    case CHOICE_CONSOLE:
-      if (ignored.len) rpct__diag_once(VAR, "%susing \"console\"", msg.buf);
-      return make_console(out, alloc);
-    case CHOICE_NONE:
-      if (ignored.len) rpct__diag_once(VAR, "%susing \"none\"", msg.buf);
-      *out = NULL;
-      return RPCT_OK;
-    case CHOICE_UNKNOWN: text_add(&msg, "using the default \"otlp\"; "); break;
+    case CHOICE_CONSOLE: return make_console(out, alloc);
+    case CHOICE_NONE: *out = NULL; return RPCT_OK;
+    case CHOICE_OTLP_FILE: return make_batch(out, true, alloc);
+    case CHOICE_UNKNOWN:
     case CHOICE_OTLP: break;
   }
-  /* TODO(otlp): build the OTLP/gRPC exporter here once it exists. */
-  rpct__diag_once(VAR, "%sthe otlp exporter is not available in this build; spans are not exported",
-                  msg.buf);
-  *out = NULL;
-  return RPCT_OK;
+  return make_batch(out, false, alloc);
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "export/exporter_internal.h"
 #include "internal.h"
@@ -104,17 +105,21 @@ static void console_line(const rpct_span_data *d, char *out) {
 
 /* ---- diagnostics captured per test ---- */
 
+static const char *const env_vars[] = {
+    "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_BSP_SCHEDULE_DELAY", "RPCTRACE_OTLP_FILE_PATH"};
+
 static int setup_diag(void **state) {
   (void)state;
   tu_diag_begin();
-  unsetenv("OTEL_TRACES_EXPORTER");
+  for (size_t i = 0; i < RPCT__ARRAY_LEN(env_vars); i++) unsetenv(env_vars[i]);
   return 0;
 }
 
 static int teardown_diag(void **state) {
   (void)state;
   tu_diag_end();
-  unsetenv("OTEL_TRACES_EXPORTER");
+  for (size_t i = 0; i < RPCT__ARRAY_LEN(env_vars); i++) unsetenv(env_vars[i]);
   return 0;
 }
 
@@ -837,8 +842,7 @@ static void test_processor_new_rejects_missing_on_end_and_keeps_out(void **state
 
 /* ==== OTEL_TRACES_EXPORTER ==== */
 
-#define OTLP_MISSING "the otlp exporter is not available in this build; spans are not exported"
-#define SUPPORTED "(supported: console, none, otlp; one at a time)"
+#define SUPPORTED "(supported: console, none, otlp, otlp_file; one at a time)"
 
 /* rpct__processor_from_env succeeds with no processor, and `messages`
  * diagnostics have been reported since setup. */
@@ -847,6 +851,39 @@ static void assert_from_env_gives_none(int messages) {
   assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
   assert_null(p);
   assert_int_equal(tu_diag_count, messages);
+}
+
+/* The processor from the environment, after `messages` diagnostics. */
+static rpct_processor *from_env_processor(int messages) {
+  rpct_processor *p = NULL;
+  assert_int_equal(rpct__processor_from_env(&p, NULL), RPCT_OK);
+  assert_non_null(p);
+  assert_int_equal(tu_diag_count, messages);
+  return p;
+}
+
+/* Proves `p` is a batch processor over the OTLP/gRPC exporter: with the
+ * endpoint on a closed port, a flushed span is one failed export whose
+ * message names that endpoint. */
+static void assert_otlp_batch(rpct_processor *p) {
+  rpct_span_data d;
+  rec_init(&d, "to-otlp");
+  rpct__processor_on_end(p, &d);
+  rpct_processor_force_flush(p, 5000);
+  rpct_processor_stats st;
+  rpct_processor_get_stats(p, &st);
+  assert_int_equal(st.accepted, 1);
+  assert_int_equal(st.failed, 1);
+  assert_int_equal(st.failed_exports, 1);
+  assert_non_null(strstr(tu_diag, "OTLP export to http://127.0.0.1:1 failed"));
+  rpct_processor_shutdown(p, 1000);
+  rpct_processor_del(p);
+}
+
+static void point_otlp_at_closed_port(void) {
+  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1", 1);
+  setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "300", 1);
+  setenv("OTEL_BSP_SCHEDULE_DELAY", "50", 1);
 }
 
 static void test_from_env_console_gives_simple_processor_silently(void **state) {
@@ -877,30 +914,60 @@ static void test_from_env_none_gives_no_processor_silently(void **state) {
   assert_from_env_gives_none(0);
 }
 
-static void test_from_env_unset_reports_missing_otlp_once(void **state) {
+static void test_from_env_unset_gives_otlp_batch_silently(void **state) {
   (void)state;
-  assert_from_env_gives_none(1);
-  assert_string_equal(tu_diag_last,
-                      "OTEL_TRACES_EXPORTER is unset; using the default \"otlp\"; " OTLP_MISSING);
+  point_otlp_at_closed_port();
+  assert_otlp_batch(from_env_processor(0));
+  rpct__diag_reset_once();
+  tu_diag_begin();
   setenv("OTEL_TRACES_EXPORTER", "   ", 1); /* empty counts as unset */
-  assert_from_env_gives_none(1);
+  assert_otlp_batch(from_env_processor(0));
 }
 
-static void test_from_env_otlp_reports_it_is_not_available(void **state) {
+static void test_from_env_otlp_gives_otlp_batch_silently(void **state) {
   (void)state;
-  setenv("OTEL_TRACES_EXPORTER", "otlp", 1);
-  assert_from_env_gives_none(1);
-  assert_string_equal(tu_diag_last, "OTEL_TRACES_EXPORTER=\"otlp\": " OTLP_MISSING);
+  point_otlp_at_closed_port();
+  setenv("OTEL_TRACES_EXPORTER", "OTLP", 1);
+  assert_otlp_batch(from_env_processor(0));
+}
+
+static void test_from_env_otlp_file_writes_json_lines(void **state) {
+  (void)state;
+  char path[] = "/tmp/rpct_from_env_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  setenv("RPCTRACE_OTLP_FILE_PATH", path, 1);
+  setenv("OTEL_TRACES_EXPORTER", "otlp_file", 1);
+  rpct_processor *p = from_env_processor(0);
+  rpct_span_data d;
+  rec_init(&d, "to-file");
+  rpct__processor_on_end(p, &d);
+  assert_int_equal(rpct_processor_shutdown(p, 5000), RPCT_OK);
+  rpct_processor_del(p);
+  unsetenv("RPCTRACE_OTLP_FILE_PATH");
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  char line[8192];
+  assert_non_null(fgets(line, sizeof line, f));
+  assert_non_null(strstr(line, "\"name\":\"to-file\""));
+  assert_null(fgets(line, sizeof line, f)); /* one line */
+  fclose(f);
+  unlink(path);
 }
 
 static void test_from_env_unknown_value_reports_it_and_the_default(void **state) {
   (void)state;
+  point_otlp_at_closed_port();
   setenv("OTEL_TRACES_EXPORTER", "zipkin", 1);
-  assert_from_env_gives_none(1);
-  assert_string_equal(tu_diag_last,
-                      "OTEL_TRACES_EXPORTER=\"zipkin\": ignoring \"zipkin\" " SUPPORTED
-                      "; using the default \"otlp\"; " OTLP_MISSING);
-  assert_from_env_gives_none(1); /* reported once */
+  rpct_processor *p = from_env_processor(1);
+  assert_string_equal(tu_diag_last, "OTEL_TRACES_EXPORTER=\"zipkin\": ignoring \"zipkin\" " SUPPORTED
+                                    "; using the default \"otlp\"");
+  assert_otlp_batch(p);
+  /* The unknown value is reported once: a second lookup adds nothing to the
+   * three messages so far (the value, the exporter's failure with its
+   * endpoint, the processor's first failed export). */
+  rpct_processor_del(from_env_processor(3));
 }
 
 static void test_from_env_list_uses_first_recognised_and_reports_rest(void **state) {
@@ -931,15 +998,14 @@ static void test_from_env_quotes_hostile_values_safely(void **state) {
   value[0] = '"';
   value[1] = '\n';
   setenv("OTEL_TRACES_EXPORTER", value, 1);
-  assert_from_env_gives_none(1);
+  rpct_processor_del(from_env_processor(1));
   char quoted[80];
   /* Quote and newline escaped as every diagnostic escapes them; cut at 64
    * bytes. */
   snprintf(quoted, sizeof quoted, "\"\\\"\\x0a%.62s...\"", value + 2);
   char want[1024];
   snprintf(want, sizeof want,
-           "OTEL_TRACES_EXPORTER=%s: ignoring %s " SUPPORTED
-           "; using the default \"otlp\"; " OTLP_MISSING,
+           "OTEL_TRACES_EXPORTER=%s: ignoring %s " SUPPORTED "; using the default \"otlp\"",
            quoted, quoted);
   assert_string_equal(tu_diag_last, want);
 }
@@ -1081,8 +1147,9 @@ int main(void) {
       cmocka_unit_test(test_processor_new_rejects_missing_on_end_and_keeps_out),
       WITH_DIAG(test_from_env_console_gives_simple_processor_silently),
       WITH_DIAG(test_from_env_none_gives_no_processor_silently),
-      WITH_DIAG(test_from_env_unset_reports_missing_otlp_once),
-      WITH_DIAG(test_from_env_otlp_reports_it_is_not_available),
+      WITH_DIAG(test_from_env_unset_gives_otlp_batch_silently),
+      WITH_DIAG(test_from_env_otlp_gives_otlp_batch_silently),
+      WITH_DIAG(test_from_env_otlp_file_writes_json_lines),
       WITH_DIAG(test_from_env_unknown_value_reports_it_and_the_default),
       WITH_DIAG(test_from_env_list_uses_first_recognised_and_reports_rest),
       WITH_DIAG(test_from_env_quotes_hostile_values_safely),

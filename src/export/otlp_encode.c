@@ -1,0 +1,282 @@
+/*
+ * Span records -> one OTLP ExportTraceServiceRequest, packed with protobuf-c.
+ * Runs on the export thread. The message tree points into the records
+ * (ids, strings) instead of copying them, and all of its nodes come from a
+ * single allocation sized in a first pass, freed before returning.
+ */
+#include <stdalign.h>
+#include <string.h>
+
+#include "internal.h"
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+
+typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_request;
+typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
+typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
+typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
+typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
+typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
+typedef Opentelemetry__Proto__Trace__V1__Span__Event pb_event;
+typedef Opentelemetry__Proto__Trace__V1__Span__Link pb_link;
+typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
+typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
+typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
+
+/* OTLP SpanFlags: bit 8 says bit 9 is meaningful; bit 9: the parent is remote. */
+#define SPAN_FLAGS_HAS_IS_REMOTE 0x100u
+#define SPAN_FLAGS_IS_REMOTE 0x200u
+
+/* Bump allocation inside the single block. */
+typedef struct arena {
+  char *p;
+} arena;
+
+static size_t round_up(size_t n) { return (n + alignof(max_align_t) - 1) & ~(alignof(max_align_t) - 1); }
+
+static void *take(arena *a, size_t count, size_t size) {
+  size_t n = round_up(count * size);
+  void *p = a->p;
+  a->p += n;
+  return p; /* the block was sized by the same arithmetic: never past end */
+}
+
+/* Groups: each distinct resource, and within it each distinct scope, in
+ * order of first appearance. */
+typedef struct group {
+  const rpct_resource *resource;
+  const char *scope_name, *scope_version;
+  size_t resource_index; /* into the request's resource_spans */
+} group;
+
+/* Records from a tracer always name their scope; a hand-made one may not. */
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+static bool same_scope(const group *g, const rpct_span_data *d) {
+  return g->resource == d->resource && strcmp(g->scope_name, or_empty(d->scope_name)) == 0 &&
+         strcmp(g->scope_version, or_empty(d->scope_version)) == 0;
+}
+
+static char *mut(const char *s) { return (char *)s; } /* protobuf-c only reads */
+
+static void fill_value(pb_any *v, const rpct_span_data *d, const rpct_span_attr *a) {
+  opentelemetry__proto__common__v1__any_value__init(v);
+  switch (a->type) {
+    case RPCT_VALUE_STRING:
+      v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+      v->string_value = mut(rpct_span_data_str(d, a->v.s));
+      break;
+    case RPCT_VALUE_BOOL:
+      v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
+      v->bool_value = a->v.b;
+      break;
+    case RPCT_VALUE_INT:
+      v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
+      v->int_value = a->v.i;
+      break;
+    case RPCT_VALUE_DOUBLE:
+      v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
+      v->double_value = a->v.d;
+      break;
+  }
+}
+
+/* The attributes of `d` owned by `owner`, as a slice of `*kvp`. */
+typedef struct kv_pool {
+  pb_kv *kv;
+  pb_any *any;
+  pb_kv **ptr;
+  size_t used;
+} kv_pool;
+
+static pb_kv **attrs_of(kv_pool *pool, const rpct_span_data *d, uint8_t owner, size_t *n) {
+  pb_kv **first = pool->ptr + pool->used;
+  *n = 0;
+  for (uint16_t i = 0; i < d->n_attrs; i++) {
+    const rpct_span_attr *a = &d->attrs[i];
+    if (a->owner != owner) continue;
+    size_t k = pool->used++;
+    opentelemetry__proto__common__v1__key_value__init(&pool->kv[k]);
+    pool->kv[k].key = mut(rpct_span_data_str(d, a->key));
+    fill_value(&pool->any[k], d, a);
+    pool->kv[k].value = &pool->any[k];
+    pool->ptr[k] = &pool->kv[k];
+    (*n)++;
+  }
+  return *n ? first : NULL;
+}
+
+static pb_kv **resource_attrs(kv_pool *pool, const rpct_resource *r, size_t *n) {
+  pb_kv **first = pool->ptr + pool->used;
+  *n = r ? rpct_resource_count(r) : 0;
+  for (size_t i = 0; i < *n; i++) {
+    const char *key, *value;
+    rpct_resource_at(r, i, &key, &value);
+    size_t k = pool->used++;
+    opentelemetry__proto__common__v1__key_value__init(&pool->kv[k]);
+    opentelemetry__proto__common__v1__any_value__init(&pool->any[k]);
+    pool->any[k].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+    pool->any[k].string_value = mut(value);
+    pool->kv[k].key = mut(key);
+    pool->kv[k].value = &pool->any[k];
+    pool->ptr[k] = &pool->kv[k];
+  }
+  return *n ? first : NULL;
+}
+
+static void fill_span(pb_span *s, pb_status *st, const rpct_span_data *d, kv_pool *pool,
+                      pb_event **evp, pb_event *ev, pb_link **lkp, pb_link *lk) {
+  opentelemetry__proto__trace__v1__span__init(s);
+  s->trace_id = (ProtobufCBinaryData){16, (uint8_t *)d->trace_id.bytes};
+  s->span_id = (ProtobufCBinaryData){8, (uint8_t *)d->span_id.bytes};
+  if (rpct_span_id_is_valid(&d->parent_span_id))
+    s->parent_span_id = (ProtobufCBinaryData){8, (uint8_t *)d->parent_span_id.bytes};
+  if (d->tracestate.len) s->trace_state = mut(rpct_span_data_str(d, d->tracestate));
+  s->flags = d->flags | SPAN_FLAGS_HAS_IS_REMOTE | (d->parent_remote ? SPAN_FLAGS_IS_REMOTE : 0);
+  s->name = mut(rpct_span_data_str(d, d->name));
+  s->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)d->kind;
+  s->start_time_unix_nano = d->start_unix_ns;
+  s->end_time_unix_nano = d->end_unix_ns;
+  s->attributes = attrs_of(pool, d, RPCT_ATTR_OWNER_SPAN, &s->n_attributes);
+  s->dropped_attributes_count = d->dropped_attributes;
+  for (uint16_t i = 0; i < d->n_events; i++) {
+    opentelemetry__proto__trace__v1__span__event__init(&ev[i]);
+    ev[i].time_unix_nano = d->events[i].time_unix_ns;
+    ev[i].name = mut(rpct_span_data_str(d, d->events[i].name));
+    ev[i].attributes = attrs_of(pool, d, RPCT_ATTR_OWNER_EVENT(i), &ev[i].n_attributes);
+    ev[i].dropped_attributes_count = d->events[i].dropped_attributes;
+    evp[i] = &ev[i];
+  }
+  s->n_events = d->n_events;
+  s->events = d->n_events ? evp : NULL;
+  s->dropped_events_count = d->dropped_events;
+  for (uint16_t i = 0; i < d->n_links; i++) {
+    const rpct_span_link *l = &d->links[i];
+    opentelemetry__proto__trace__v1__span__link__init(&lk[i]);
+    lk[i].trace_id = (ProtobufCBinaryData){16, (uint8_t *)l->trace_id.bytes};
+    lk[i].span_id = (ProtobufCBinaryData){8, (uint8_t *)l->span_id.bytes};
+    if (l->tracestate.len) lk[i].trace_state = mut(rpct_span_data_str(d, l->tracestate));
+    lk[i].attributes = attrs_of(pool, d, RPCT_ATTR_OWNER_LINK(i), &lk[i].n_attributes);
+    lk[i].dropped_attributes_count = l->dropped_attributes;
+    /* Whether a linked context was remote is not recorded: leave bits 8-9
+     * clear ("unknown") rather than claim "not remote". */
+    lk[i].flags = l->flags;
+    lkp[i] = &lk[i];
+  }
+  s->n_links = d->n_links;
+  s->links = d->n_links ? lkp : NULL;
+  s->dropped_links_count = d->dropped_links;
+  opentelemetry__proto__trace__v1__status__init(st);
+  st->code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)d->status_code;
+  if (d->status_message.len) st->message = mut(rpct_span_data_str(d, d->status_message));
+  s->status = st;
+}
+
+int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_allocator *alloc,
+                      uint8_t **out, size_t *out_len) {
+  if (!out || !out_len || (n && !spans)) return RPCT_ERR_INVALID_ARGUMENT;
+
+  /* Pass 1: groups and sizes. Groups and resources are at most n each. */
+  size_t n_groups = 0, n_resources = 0, n_attrs = 0, n_events = 0, n_links = 0;
+  group *groups = n ? rpct__calloc(alloc, n, sizeof *groups) : NULL;
+  if (n && !groups) return RPCT_ERR_NO_MEMORY;
+  for (size_t i = 0; i < n; i++) {
+    const rpct_span_data *d = spans[i];
+    n_attrs += d->n_attrs;
+    n_events += d->n_events;
+    n_links += d->n_links;
+    size_t g = 0, r = SIZE_MAX;
+    for (; g < n_groups && !same_scope(&groups[g], d); g++)
+      if (groups[g].resource == d->resource) r = groups[g].resource_index;
+    if (g < n_groups) continue;
+    if (r == SIZE_MAX) {
+      r = n_resources++;
+      if (d->resource) n_attrs += rpct_resource_count(d->resource);
+    }
+    groups[n_groups++] = (group){d->resource, or_empty(d->scope_name), or_empty(d->scope_version), r};
+  }
+
+  size_t bytes = round_up(n_resources * sizeof(pb_resource_spans)) +
+                 round_up(n_resources * sizeof(pb_resource_spans *)) +
+                 round_up(n_resources * sizeof(pb_resource)) +
+                 round_up(n_groups * sizeof(pb_scope_spans)) +
+                 round_up(n_groups * sizeof(pb_scope_spans *)) +
+                 round_up(n_groups * sizeof(pb_scope)) + round_up(n * sizeof(pb_span)) +
+                 round_up(n * sizeof(pb_span *)) + round_up(n * sizeof(pb_status)) +
+                 round_up(n_attrs * sizeof(pb_kv)) + round_up(n_attrs * sizeof(pb_any)) +
+                 round_up(n_attrs * sizeof(pb_kv *)) + round_up(n_events * sizeof(pb_event)) +
+                 round_up(n_events * sizeof(pb_event *)) + round_up(n_links * sizeof(pb_link)) +
+                 round_up(n_links * sizeof(pb_link *));
+  char *block = rpct__alloc(alloc, bytes);
+  if (!block) {
+    rpct__free(alloc, groups);
+    return RPCT_ERR_NO_MEMORY;
+  }
+  arena a = {block};
+  pb_resource_spans *rs = take(&a, n_resources, sizeof *rs);
+  pb_resource_spans **rsp = take(&a, n_resources, sizeof *rsp);
+  pb_resource *res = take(&a, n_resources, sizeof *res);
+  pb_scope_spans *ss = take(&a, n_groups, sizeof *ss);
+  pb_scope_spans **ssp = take(&a, n_groups, sizeof *ssp);
+  pb_scope *sc = take(&a, n_groups, sizeof *sc);
+  pb_span *sp = take(&a, n, sizeof *sp);
+  pb_span **spp = take(&a, n, sizeof *spp);
+  pb_status *st = take(&a, n, sizeof *st);
+  kv_pool pool = {take(&a, n_attrs, sizeof(pb_kv)), take(&a, n_attrs, sizeof(pb_any)),
+                  take(&a, n_attrs, sizeof(pb_kv *)), 0};
+  pb_event *ev = take(&a, n_events, sizeof *ev);
+  pb_event **evp = take(&a, n_events, sizeof *evp);
+  pb_link *lk = take(&a, n_links, sizeof *lk);
+  pb_link **lkp = take(&a, n_links, sizeof *lkp);
+
+  /* Pass 2: the tree. Scope groups of one resource are adjacent in ssp, and
+   * spans of one scope adjacent in spp. */
+  size_t n_ss = 0, n_sp = 0, used_events = 0, used_links = 0;
+  for (size_t r = 0; r < n_resources; r++) {
+    opentelemetry__proto__trace__v1__resource_spans__init(&rs[r]);
+    opentelemetry__proto__resource__v1__resource__init(&res[r]);
+    rsp[r] = &rs[r];
+    rs[r].resource = &res[r];
+    rs[r].scope_spans = ssp + n_ss;
+    for (size_t g = 0; g < n_groups; g++) {
+      if (groups[g].resource_index != r) continue;
+      if (rs[r].n_scope_spans == 0)
+        res[r].attributes = resource_attrs(&pool, groups[g].resource, &res[r].n_attributes);
+      pb_scope_spans *s = &ss[n_ss];
+      opentelemetry__proto__trace__v1__scope_spans__init(s);
+      opentelemetry__proto__common__v1__instrumentation_scope__init(&sc[n_ss]);
+      sc[n_ss].name = mut(groups[g].scope_name);
+      sc[n_ss].version = mut(groups[g].scope_version);
+      s->scope = &sc[n_ss];
+      s->spans = spp + n_sp;
+      for (size_t i = 0; i < n; i++) {
+        const rpct_span_data *d = spans[i];
+        if (!same_scope(&groups[g], d)) continue;
+        fill_span(&sp[n_sp], &st[n_sp], d, &pool, evp + used_events, ev + used_events,
+                  lkp + used_links, lk + used_links);
+        used_events += d->n_events;
+        used_links += d->n_links;
+        spp[n_sp] = &sp[n_sp];
+        n_sp++;
+        s->n_spans++;
+      }
+      ssp[n_ss++] = s;
+      rs[r].n_scope_spans++;
+    }
+  }
+
+  pb_request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+  req.n_resource_spans = n_resources;
+  req.resource_spans = n_resources ? rsp : NULL;
+  size_t len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&req);
+  uint8_t *buf = rpct__alloc(alloc, len);
+  int rc = RPCT_ERR_NO_MEMORY;
+  if (buf) {
+    opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&req, buf);
+    *out = buf;
+    *out_len = len;
+    rc = RPCT_OK;
+  }
+  rpct__free(alloc, block);
+  rpct__free(alloc, groups);
+  return rc;
+}
