@@ -4,7 +4,8 @@
  * thread drains it in batches. Every allocation happens in the constructor.
  *
  * The ring (why lock-free): on_end runs on every RPC thread, so it takes no
- * lock and makes no system call. It is a bounded multi-producer queue in
+ * lock and makes no system call (save the one producer per batch that
+ * wakes the export thread, below). It is a bounded multi-producer queue in
  * the style of D. Vyukov's: each slot carries a sequence number saying
  * whose turn it is. A producer claims position `pos` by a CAS on `tail`
  * when its slot's sequence equals `pos` (the slot is free), copies the
@@ -47,6 +48,8 @@
  * checked afterwards, and an export that outlasted it is reported once.
  * force_flush and shutdown wait on a condition variable with their deadline
  * and return RPCT_ERR_TIMEOUT when it passes, whatever the exporter does.
+ * force_flush exports what was queued when it was called, then calls the
+ * exporter's force_flush with the time left and returns its error, if any.
  * After a shutdown deadline the thread exports nothing more (what is left
  * stays counted as queued), calls the exporter's shutdown with the time
  * left (0) as soon as the export in progress returns, and exits.
