@@ -112,6 +112,15 @@ const char *rpct__status_code_name(int code);
 bool rpct__is_internal_channel(const void *channel);
 
 /* ---- otlp_encode.c ---- */
+/* OTLP groups a batch by resource, then by instrumentation scope, groups in
+ * order of first appearance and spans in input order within them. Both OTLP
+ * encodings walk a batch with these: */
+/* spans[i] is the first span of its resource in spans[0..i]. */
+bool rpct__otlp_first_of_resource(const rpct_span_data *const *spans, size_t i);
+/* spans[k] is the first span of its resource and scope in spans[from..k]. */
+bool rpct__otlp_first_of_scope(const rpct_span_data *const *spans, size_t from, size_t k);
+/* Same resource and same scope (NULL scope strings read as ""). */
+bool rpct__otlp_same_group(const rpct_span_data *a, const rpct_span_data *b);
 /* Serialize `n` spans as one ExportTraceServiceRequest (protobuf), grouped
  * by resource and then by instrumentation scope, in input order. On success
  * *out (allocated with `alloc`; free with rpct__free) holds *out_len bytes. */

@@ -40,20 +40,28 @@ static void *take(arena *a, size_t count, size_t size) {
   return p; /* the block was sized by the same arithmetic: never past end */
 }
 
-/* Groups: each distinct resource, and within it each distinct scope, in
- * order of first appearance. */
-typedef struct group {
-  const rpct_resource *resource;
-  const char *scope_name, *scope_version;
-  size_t resource_index; /* into the request's resource_spans */
-} group;
-
 /* Records from a tracer always name their scope; a hand-made one may not. */
 static const char *or_empty(const char *s) { return s ? s : ""; }
 
-static bool same_scope(const group *g, const rpct_span_data *d) {
-  return g->resource == d->resource && strcmp(g->scope_name, or_empty(d->scope_name)) == 0 &&
-         strcmp(g->scope_version, or_empty(d->scope_version)) == 0;
+bool rpct__otlp_same_group(const rpct_span_data *a, const rpct_span_data *b) {
+  return a->resource == b->resource &&
+         strcmp(or_empty(a->scope_name), or_empty(b->scope_name)) == 0 &&
+         strcmp(or_empty(a->scope_version), or_empty(b->scope_version)) == 0;
+}
+
+/* Scanning back instead of building a table: with the usual one resource
+ * and one scope each check stops at the first span, so a batch costs O(n);
+ * only batches with many distinct groups pay up to O(n^2) comparisons. */
+bool rpct__otlp_first_of_resource(const rpct_span_data *const *spans, size_t i) {
+  for (size_t s = 0; s < i; s++)
+    if (spans[s]->resource == spans[i]->resource) return false;
+  return true;
+}
+
+bool rpct__otlp_first_of_scope(const rpct_span_data *const *spans, size_t from, size_t k) {
+  for (size_t s = from; s < k; s++)
+    if (rpct__otlp_same_group(spans[s], spans[k])) return false;
+  return true;
 }
 
 static char *mut(const char *s) { return (char *)s; } /* protobuf-c only reads */
@@ -175,24 +183,18 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
                       uint8_t **out, size_t *out_len) {
   if (!out || !out_len || (n && !spans)) return RPCT_ERR_INVALID_ARGUMENT;
 
-  /* Pass 1: groups and sizes. Groups and resources are at most n each. */
+  /* Pass 1: sizes. */
   size_t n_groups = 0, n_resources = 0, n_attrs = 0, n_events = 0, n_links = 0;
-  group *groups = n ? rpct__calloc(alloc, n, sizeof *groups) : NULL;
-  if (n && !groups) return RPCT_ERR_NO_MEMORY;
   for (size_t i = 0; i < n; i++) {
     const rpct_span_data *d = spans[i];
     n_attrs += d->n_attrs;
     n_events += d->n_events;
     n_links += d->n_links;
-    size_t g = 0, r = SIZE_MAX;
-    for (; g < n_groups && !same_scope(&groups[g], d); g++)
-      if (groups[g].resource == d->resource) r = groups[g].resource_index;
-    if (g < n_groups) continue;
-    if (r == SIZE_MAX) {
-      r = n_resources++;
+    if (rpct__otlp_first_of_scope(spans, 0, i)) n_groups++;
+    if (rpct__otlp_first_of_resource(spans, i)) {
+      n_resources++;
       if (d->resource) n_attrs += rpct_resource_count(d->resource);
     }
-    groups[n_groups++] = (group){d->resource, or_empty(d->scope_name), or_empty(d->scope_version), r};
   }
 
   size_t bytes = round_up(n_resources * sizeof(pb_resource_spans)) +
@@ -207,10 +209,7 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
                  round_up(n_events * sizeof(pb_event *)) + round_up(n_links * sizeof(pb_link)) +
                  round_up(n_links * sizeof(pb_link *));
   char *block = rpct__alloc(alloc, bytes);
-  if (!block) {
-    rpct__free(alloc, groups);
-    return RPCT_ERR_NO_MEMORY;
-  }
+  if (!block) return RPCT_ERR_NO_MEMORY;
   arena a = {block};
   pb_resource_spans *rs = take(&a, n_resources, sizeof *rs);
   pb_resource_spans **rsp = take(&a, n_resources, sizeof *rsp);
@@ -229,28 +228,30 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
   pb_link **lkp = take(&a, n_links, sizeof *lkp);
 
   /* Pass 2: the tree. Scope groups of one resource are adjacent in ssp, and
-   * spans of one scope adjacent in spp. */
-  size_t n_ss = 0, n_sp = 0, used_events = 0, used_links = 0;
-  for (size_t r = 0; r < n_resources; r++) {
-    opentelemetry__proto__trace__v1__resource_spans__init(&rs[r]);
-    opentelemetry__proto__resource__v1__resource__init(&res[r]);
-    rsp[r] = &rs[r];
-    rs[r].resource = &res[r];
-    rs[r].scope_spans = ssp + n_ss;
-    for (size_t g = 0; g < n_groups; g++) {
-      if (groups[g].resource_index != r) continue;
-      if (rs[r].n_scope_spans == 0)
-        res[r].attributes = resource_attrs(&pool, groups[g].resource, &res[r].n_attributes);
+   * spans of one group adjacent in spp. */
+  size_t n_rs = 0, n_ss = 0, n_sp = 0, used_events = 0, used_links = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!rpct__otlp_first_of_resource(spans, i)) continue;
+    pb_resource_spans *r = &rs[n_rs];
+    opentelemetry__proto__trace__v1__resource_spans__init(r);
+    opentelemetry__proto__resource__v1__resource__init(&res[n_rs]);
+    res[n_rs].attributes = resource_attrs(&pool, spans[i]->resource, &res[n_rs].n_attributes);
+    r->resource = &res[n_rs];
+    r->scope_spans = ssp + n_ss;
+    rsp[n_rs++] = r;
+    for (size_t k = i; k < n; k++) {
+      if (spans[k]->resource != spans[i]->resource || !rpct__otlp_first_of_scope(spans, i, k))
+        continue;
       pb_scope_spans *s = &ss[n_ss];
       opentelemetry__proto__trace__v1__scope_spans__init(s);
       opentelemetry__proto__common__v1__instrumentation_scope__init(&sc[n_ss]);
-      sc[n_ss].name = mut(groups[g].scope_name);
-      sc[n_ss].version = mut(groups[g].scope_version);
+      sc[n_ss].name = mut(or_empty(spans[k]->scope_name));
+      sc[n_ss].version = mut(or_empty(spans[k]->scope_version));
       s->scope = &sc[n_ss];
       s->spans = spp + n_sp;
-      for (size_t i = 0; i < n; i++) {
-        const rpct_span_data *d = spans[i];
-        if (!same_scope(&groups[g], d)) continue;
+      for (size_t m = k; m < n; m++) {
+        const rpct_span_data *d = spans[m];
+        if (!rpct__otlp_same_group(d, spans[k])) continue;
         fill_span(&sp[n_sp], &st[n_sp], d, &pool, evp + used_events, ev + used_events,
                   lkp + used_links, lk + used_links);
         used_events += d->n_events;
@@ -260,7 +261,7 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
         s->n_spans++;
       }
       ssp[n_ss++] = s;
-      rs[r].n_scope_spans++;
+      r->n_scope_spans++;
     }
   }
 
@@ -277,6 +278,5 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
     rc = RPCT_OK;
   }
   rpct__free(alloc, block);
-  rpct__free(alloc, groups);
   return rc;
 }

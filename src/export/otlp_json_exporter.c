@@ -468,11 +468,6 @@ static void put_resource(json_exporter *j, bool *first, const rpct_resource *r) 
 
 static const char *or_empty(const char *s) { return s ? s : ""; }
 
-static bool same_scope(const rpct_span_data *a, const rpct_span_data *b) {
-  return strcmp(or_empty(a->scope_name), or_empty(b->scope_name)) == 0 &&
-         strcmp(or_empty(a->scope_version), or_empty(b->scope_version)) == 0;
-}
-
 /* ScopeSpans of the spans[from..n) with `first`'s resource and scope. */
 static void put_scope_spans(json_exporter *j, const rpct_span_data *const *spans, size_t from,
                             size_t n) {
@@ -498,28 +493,20 @@ static void put_scope_spans(json_exporter *j, const rpct_span_data *const *spans
   put_key(j, &f, "spans");
   put_char(j, '[');
   for (size_t k = from; k < n; k++) {
-    if (spans[k]->resource != first->resource || !same_scope(spans[k], first)) continue;
+    if (!rpct__otlp_same_group(spans[k], first)) continue;
     if (k != from) put_char(j, ',');
     put_span(j, spans[k]);
   }
   PUT_LIT(j, "]}");
 }
 
-/*
- * The whole request. Groups come in order of first appearance and spans in
- * input order within them, found by scanning back for an earlier member
- * instead of allocating a table: with the usual one resource and one scope
- * each check stops at the first span, so a batch costs O(n); only batches
- * with many distinct groups pay up to O(n^2) comparisons.
- */
+/* The whole request, grouped as OTLP asks (rpct__otlp_first_of_*). */
 static void put_request(json_exporter *j, const rpct_span_data *const *spans, size_t n) {
   PUT_LIT(j, "{\"resourceSpans\":[");
   bool first_rs = true;
   for (size_t i = 0; i < n; i++) {
+    if (!rpct__otlp_first_of_resource(spans, i)) continue;
     const rpct_resource *res = spans[i]->resource;
-    size_t seen = 0;
-    while (seen < i && spans[seen]->resource != res) seen++;
-    if (seen < i) continue; /* written with an earlier span's group */
     if (!first_rs) put_char(j, ',');
     first_rs = false;
     bool f = true;
@@ -529,10 +516,7 @@ static void put_request(json_exporter *j, const rpct_span_data *const *spans, si
     put_char(j, '[');
     bool first_ss = true;
     for (size_t k = i; k < n; k++) {
-      if (spans[k]->resource != res) continue;
-      size_t s = i;
-      while (s < k && (spans[s]->resource != res || !same_scope(spans[s], spans[k]))) s++;
-      if (s < k) continue;
+      if (spans[k]->resource != res || !rpct__otlp_first_of_scope(spans, i, k)) continue;
       if (!first_ss) put_char(j, ',');
       first_ss = false;
       put_scope_spans(j, spans, k, n);
