@@ -9,7 +9,9 @@
 
 #include "rpctrace/common.h"
 #include "rpctrace/context.h"
+#include "rpctrace/propagation.h"
 #include "rpctrace/export.h"
+#include "rpctrace/filter.h"
 #include "rpctrace/resource.h"
 #include "rpctrace/sampler.h"
 #include "rpctrace/span.h"

@@ -1,0 +1,916 @@
+/*
+ * The dispatcher: the one implementation of every interposed gRPC core
+ * function (rpct__hook_*), reached from wrap.c or preload.c. It recognises
+ * client calls at creation and server calls when a request-call completes,
+ * keeps per-call state in the call's arena, and turns batch completions into
+ * filter events. Calls it did not recognise are passed through untouched.
+ *
+ * Two lock-free tables, both of fixed size in static memory:
+ * - calls: grpc_call* -> call state. Looking a call up never dereferences a
+ *   pointer rpctrace did not create (the census slot would hold whatever an
+ *   application stored there), and leaves the application's census slot
+ *   to the application.
+ * - ops: (completion queue, tag) -> what a started batch or request-call
+ *   must observe when it completes. For callback queues the tag given to
+ *   core is the slot's own functor, which runs the observation and then the
+ *   application's functor.
+ * A table that is full leaves the call (or op) untraced, counted; it never
+ * blocks or fails the RPC.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/support/alloc.h>
+
+#include "interceptors.h"
+#include "internal.h"
+
+#define MAX_FILTERS 8
+#define CALL_TABLE_SIZE (1u << 14)
+#define OP_TABLE_SIZE (1u << 14)
+#define MAX_PROBE 256
+#define MAX_METHOD 256
+#define MAX_MD_IN 64       /* metadata entries shown to filters */
+#define MAX_APP_MD_OUT 64  /* application entries a client batch may carry to be extended */
+#define MAX_ADDED_MD 16
+#define ADDED_MD_BYTES 2048
+#define MAX_BATCH_OPS 8
+
+/* ---- the front end's table of real functions ---- */
+
+static _Atomic(const rpct__grpc_api *) api;
+
+void rpct__dispatch_set_api(const rpct__grpc_api *a) { atomic_store(&api, a); }
+
+static inline const rpct__grpc_api *real(void) {
+  return atomic_load_explicit(&api, memory_order_acquire);
+}
+
+/* ---- filters ---- */
+
+/* Written by rpct_filter_register before any call; read-only afterwards
+ * (calls_seen makes later registration fail). */
+static const rpct_filter *filters[MAX_FILTERS];
+static size_t n_filters;
+static atomic_bool calls_seen;
+
+int rpct_filter_register(const rpct_filter *f) {
+  if (!f || !f->start) return RPCT_ERR_INVALID_ARGUMENT;
+  if (atomic_load(&calls_seen)) return RPCT_ERR_STATE;
+  if (n_filters == MAX_FILTERS) return RPCT_ERR_LIMIT;
+  filters[n_filters++] = f;
+  return RPCT_OK;
+}
+
+static size_t align16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* ---- per-call state, in the call arena ---- */
+
+typedef struct call_state {
+  grpc_call *call;
+  unsigned side;
+  grpc_completion_queue *cq; /* where the call's batches complete */
+  bool cq_callback;
+  pthread_mutex_t lock; /* serialises the filters' callbacks of this call */
+  atomic_int app_refs;  /* references the application holds */
+  bool sent_md, status_done, ended; /* under lock */
+  uint32_t follow;                  /* bit i: filter i follows the call */
+  void *fdata[MAX_FILTERS];
+  const rpct_span_context *span_ctx; /* published by a filter's start */
+  const char *baggage;
+  size_t baggage_len;
+  char method[MAX_METHOD];
+  size_t method_len;
+} call_state;
+
+/* ---- the calls table ---- */
+
+#define KEY_EMPTY ((uintptr_t)0)
+#define KEY_BUSY ((uintptr_t)1) /* being filled */
+#define KEY_TOMB ((uintptr_t)2) /* removed */
+
+typedef struct call_slot {
+  _Atomic uintptr_t key; /* grpc_call* */
+  call_state *cs;
+} call_slot;
+
+static call_slot calls[CALL_TABLE_SIZE];
+
+/* Counters of what could not be traced; read with rpct__dispatch_stats. */
+static atomic_uint_least64_t calls_untraced_full, ops_untraced_full, md_not_injected;
+
+static size_t hash_ptr(uintptr_t p, uintptr_t q) {
+  uint64_t h = (uint64_t)p * 0x9e3779b97f4a7c15u ^ (uint64_t)q * 0xc2b2ae3d27d4eb4fu;
+  return (size_t)(h >> 40);
+}
+
+static bool call_insert(grpc_call *c, call_state *cs) {
+  size_t h = hash_ptr((uintptr_t)c, 0);
+  for (size_t i = 0; i < MAX_PROBE; i++) {
+    call_slot *s = &calls[(h + i) & (CALL_TABLE_SIZE - 1)];
+    uintptr_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
+    if ((k == KEY_EMPTY || k == KEY_TOMB) &&
+        atomic_compare_exchange_strong(&s->key, &k, KEY_BUSY)) {
+      s->cs = cs;
+      atomic_store_explicit(&s->key, (uintptr_t)c, memory_order_release);
+      return true;
+    }
+  }
+  atomic_fetch_add_explicit(&calls_untraced_full, 1, memory_order_relaxed);
+  return false;
+}
+
+static call_slot *call_find(const grpc_call *c) {
+  if (!c) return NULL;
+  size_t h = hash_ptr((uintptr_t)c, 0);
+  for (size_t i = 0; i < MAX_PROBE; i++) {
+    call_slot *s = &calls[(h + i) & (CALL_TABLE_SIZE - 1)];
+    uintptr_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+    if (k == (uintptr_t)c) return s;
+    if (k == KEY_EMPTY) return NULL;
+  }
+  return NULL;
+}
+
+static call_state *call_lookup(const grpc_call *c) {
+  call_slot *s = call_find(c);
+  return s ? s->cs : NULL;
+}
+
+/* ---- the ops table ---- */
+
+enum { OP_BATCH = 1, OP_REQUEST = 2 };
+
+/* Batch op bits. */
+#define B_SEND_MSG 0x01u
+#define B_RECV_INITIAL_MD 0x02u
+#define B_RECV_MSG 0x04u
+#define B_RECV_STATUS 0x08u
+#define B_SEND_STATUS 0x10u
+#define B_RECV_CLOSE 0x20u
+
+typedef struct pending_op {
+  int kind;
+  grpc_completion_queue *cq;
+  call_state *cs;
+  /* OP_BATCH */
+  unsigned bits;
+  uint8_t order[3]; /* B_SEND_MSG, B_RECV_INITIAL_MD, B_RECV_MSG as the ops array had them */
+  uint8_t n_order;
+  size_t sent_bytes;
+  grpc_metadata_array *recv_initial_md;
+  grpc_byte_buffer **recv_message;
+  grpc_status_code *recv_status;
+  grpc_slice *recv_details;
+  grpc_metadata_array *recv_trailing;
+  int *recv_cancelled;
+  grpc_status_code sent_status;
+  char sent_details[128];
+  /* OP_REQUEST */
+  grpc_call **new_call;
+  grpc_call_details *details;
+  grpc_metadata_array *request_md;
+  grpc_completion_queue *cq_bound;
+  const char *reg_method; /* registered: the method path */
+  /* Callback queues: the application's functor, run after ours. */
+  grpc_completion_queue_functor *app_functor;
+} pending_op;
+
+typedef struct op_slot {
+  _Atomic uintptr_t key; /* the application's tag */
+  grpc_completion_queue_functor wrapper; /* callback queues: core's tag */
+  pending_op op;
+} op_slot;
+
+static op_slot ops_table[OP_TABLE_SIZE];
+
+/* A slot for a callback queue's op: found again through its functor, never
+ * by key, so any free slot will do. */
+static op_slot *op_reserve(void) {
+  static atomic_uint next;
+  size_t h = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
+  for (size_t i = 0; i < MAX_PROBE; i++) {
+    op_slot *s = &ops_table[(h * 7919 + i) & (OP_TABLE_SIZE - 1)];
+    uintptr_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
+    if ((k == KEY_EMPTY || k == KEY_TOMB) &&
+        atomic_compare_exchange_strong(&s->key, &k, KEY_BUSY))
+      return s;
+  }
+  atomic_fetch_add_explicit(&ops_untraced_full, 1, memory_order_relaxed);
+  return NULL;
+}
+
+/* Publish `op` under (op->cq, tag) for next/pluck queues, probing from the
+ * pair's hash so op_take finds it within MAX_PROBE slots. */
+static op_slot *op_publish(void *tag, const pending_op *op) {
+  if ((uintptr_t)tag <= KEY_TOMB) return NULL; /* collides with the markers */
+  size_t h = hash_ptr((uintptr_t)tag, (uintptr_t)op->cq);
+  for (size_t i = 0; i < MAX_PROBE; i++) {
+    op_slot *s = &ops_table[(h + i) & (OP_TABLE_SIZE - 1)];
+    uintptr_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
+    if ((k == KEY_EMPTY || k == KEY_TOMB) &&
+        atomic_compare_exchange_strong(&s->key, &k, KEY_BUSY)) {
+      s->op = *op;
+      atomic_store_explicit(&s->key, (uintptr_t)tag, memory_order_release);
+      return s;
+    }
+  }
+  atomic_fetch_add_explicit(&ops_untraced_full, 1, memory_order_relaxed);
+  return NULL;
+}
+
+/* Take the op published under (cq, tag), if any, into *out. */
+static bool op_take(grpc_completion_queue *cq, void *tag, pending_op *out) {
+  if ((uintptr_t)tag <= KEY_TOMB) return false;
+  size_t h = hash_ptr((uintptr_t)tag, (uintptr_t)cq);
+  for (size_t i = 0; i < MAX_PROBE; i++) {
+    op_slot *s = &ops_table[(h + i) & (OP_TABLE_SIZE - 1)];
+    uintptr_t k = atomic_load_explicit(&s->key, memory_order_acquire);
+    if (k == KEY_EMPTY) return false;
+    if (k != (uintptr_t)tag || s->op.cq != cq) continue;
+    *out = s->op;
+    if (atomic_compare_exchange_strong(&s->key, &k, KEY_TOMB)) return true;
+  }
+  return false;
+}
+
+static void op_release(op_slot *s) { atomic_store_explicit(&s->key, KEY_TOMB, memory_order_release); }
+
+/* ---- callback completion queues ---- */
+
+#define MAX_CALLBACK_CQS 256
+static _Atomic(grpc_completion_queue *) callback_cqs[MAX_CALLBACK_CQS];
+
+static void callback_cq_set(grpc_completion_queue *old, grpc_completion_queue *now) {
+  for (int i = 0; i < MAX_CALLBACK_CQS; i++) {
+    grpc_completion_queue *expected = old;
+    if (atomic_compare_exchange_strong(&callback_cqs[i], &expected, now)) return;
+  }
+}
+
+static bool is_callback_cq(const grpc_completion_queue *cq) {
+  for (int i = 0; i < MAX_CALLBACK_CQS; i++)
+    if (cq && atomic_load_explicit(&callback_cqs[i], memory_order_relaxed) == cq) return true;
+  return false;
+}
+
+/* ---- registered methods and channel targets ---- */
+
+#define MAX_REGISTERED 1024
+typedef struct registered {
+  _Atomic(void *) handle;
+  char method[MAX_METHOD];
+  char host[MAX_METHOD];
+} registered;
+static registered reg_server[MAX_REGISTERED], reg_channel[MAX_REGISTERED];
+
+static void registered_add(registered *table, void *handle, const char *method, const char *host) {
+  if (!handle || !method) return;
+  for (int i = 0; i < MAX_REGISTERED; i++) {
+    void *expected = NULL;
+    if (atomic_load(&table[i].handle) != NULL) continue;
+    /* Claim with a sentinel, fill, then publish the handle. */
+    if (!atomic_compare_exchange_strong(&table[i].handle, &expected, (void *)&table[i])) continue;
+    snprintf(table[i].method, sizeof table[i].method, "%s", method);
+    snprintf(table[i].host, sizeof table[i].host, "%s", host ? host : "");
+    atomic_store(&table[i].handle, handle);
+    return;
+  }
+}
+
+static const registered *registered_find(const registered *table, const void *handle) {
+  for (int i = 0; i < MAX_REGISTERED; i++) {
+    void *h = atomic_load_explicit((_Atomic(void *) *)&table[i].handle, memory_order_acquire);
+    if (h == handle) return &table[i];
+    if (!h) return NULL;
+  }
+  return NULL;
+}
+
+#define MAX_CHANNELS 1024
+typedef struct channel_target {
+  _Atomic(grpc_channel *) channel;
+  char target[256];
+} channel_target;
+static channel_target channels[MAX_CHANNELS];
+
+/* The channel's target, read once per channel (grpc_channel_get_target
+ * allocates) and kept until grpc_channel_destroy. */
+static const char *channel_target_of(grpc_channel *ch) {
+  for (int i = 0; i < MAX_CHANNELS; i++) {
+    grpc_channel *c = atomic_load_explicit(&channels[i].channel, memory_order_acquire);
+    if (c == ch) return channels[i].target;
+  }
+  char *t = grpc_channel_get_target(ch);
+  if (!t) return NULL;
+  const char *result = NULL;
+  for (int i = 0; i < MAX_CHANNELS && !result; i++) {
+    grpc_channel *expected = NULL;
+    if (atomic_load(&channels[i].channel) != NULL) continue;
+    if (!atomic_compare_exchange_strong(&channels[i].channel, &expected, (grpc_channel *)&channels[i]))
+      continue;
+    snprintf(channels[i].target, sizeof channels[i].target, "%s", t);
+    atomic_store(&channels[i].channel, ch);
+    result = channels[i].target;
+  }
+  gpr_free(t);
+  return result;
+}
+
+/* ---- events ---- */
+
+/* The metadata array as filters see it (at most MAX_MD_IN entries). */
+static size_t md_view(const grpc_metadata_array *a, rpct_md *out) {
+  size_t n = 0;
+  for (size_t i = 0; a && i < a->count && n < MAX_MD_IN; i++) {
+    const grpc_metadata *m = &a->metadata[i];
+    out[n++] = (rpct_md){(const char *)GRPC_SLICE_START_PTR(m->key), GRPC_SLICE_LENGTH(m->key),
+                         (const char *)GRPC_SLICE_START_PTR(m->value), GRPC_SLICE_LENGTH(m->value)};
+  }
+  return n;
+}
+
+static bool following(const call_state *cs, size_t i) { return (cs->follow >> i) & 1u; }
+
+/* Status then end, once, with cs->lock held. */
+static void finish_locked(call_state *cs, const rpct_call_status *st) {
+  if (cs->ended) return;
+  if (!cs->status_done) {
+    cs->status_done = true;
+    for (size_t i = 0; i < n_filters; i++)
+      if (following(cs, i) && filters[i]->status) filters[i]->status(cs->fdata[i], st);
+  }
+  cs->ended = true;
+  for (size_t i = 0; i < n_filters; i++)
+    if (following(cs, i) && filters[i]->end) filters[i]->end(cs->fdata[i]);
+}
+
+static void finish(call_state *cs, int code, const char *msg) {
+  rpct_call_status st = {.code = code, .message = msg, .message_len = msg ? strlen(msg) : 0};
+  pthread_mutex_lock(&cs->lock);
+  finish_locked(cs, &st);
+  pthread_mutex_unlock(&cs->lock);
+}
+
+/* The events a completed batch carries, in the order of the application's
+ * ops (a server reads the request before it replies, a client sends first),
+ * then the status. */
+static void batch_events_locked(call_state *cs, const pending_op *op, bool success) {
+  rpct_md md[MAX_MD_IN];
+  for (uint8_t k = 0; k < op->n_order && success; k++) {
+    switch (op->order[k]) {
+      case B_RECV_INITIAL_MD: {
+        size_t n = md_view(op->recv_initial_md, md);
+        for (size_t i = 0; i < n_filters; i++)
+          if (following(cs, i) && filters[i]->recv_initial_metadata)
+            filters[i]->recv_initial_metadata(cs->fdata[i], md, n);
+        break;
+      }
+      case B_SEND_MSG:
+        for (size_t i = 0; i < n_filters; i++)
+          if (following(cs, i) && filters[i]->message_sent)
+            filters[i]->message_sent(cs->fdata[i], op->sent_bytes);
+        break;
+      case B_RECV_MSG:
+        /* A NULL message received is the end of the stream, not a message. */
+        if (op->recv_message && *op->recv_message) {
+          size_t bytes = grpc_byte_buffer_length(*op->recv_message);
+          for (size_t i = 0; i < n_filters; i++)
+            if (following(cs, i) && filters[i]->message_received)
+              filters[i]->message_received(cs->fdata[i], bytes);
+        }
+        break;
+    }
+  }
+  rpct_call_status st = {0};
+  if (op->bits & B_RECV_STATUS) {
+    /* Core always completes this op, with the call's final status. */
+    size_t n = md_view(op->recv_trailing, md);
+    st = (rpct_call_status){.code = *op->recv_status, .trailing = md, .n_trailing = n};
+    if (op->recv_details) {
+      st.message = (const char *)GRPC_SLICE_START_PTR(*op->recv_details);
+      st.message_len = GRPC_SLICE_LENGTH(*op->recv_details);
+    }
+  } else if (op->bits & B_SEND_STATUS) {
+    st.code = success ? (int)op->sent_status : GRPC_STATUS_CANCELLED;
+    st.message = success ? op->sent_details : "status not sent: the call was cancelled";
+  } else if ((op->bits & B_RECV_CLOSE) && op->recv_cancelled && *op->recv_cancelled) {
+    st.code = GRPC_STATUS_CANCELLED;
+    st.message = "cancelled";
+  } else {
+    return;
+  }
+  if (!st.message_len && st.message) st.message_len = strlen(st.message);
+  finish_locked(cs, &st);
+}
+
+static void process_batch(const pending_op *op, bool success) {
+  call_state *cs = op->cs;
+  pthread_mutex_lock(&cs->lock);
+  if (!cs->ended) batch_events_locked(cs, op, success);
+  pthread_mutex_unlock(&cs->lock);
+  /* The reference start_batch took keeps the arena alive until here. */
+  real()->grpc_call_unref(cs->call);
+}
+
+/* A new call state in `call`'s arena, with every filter of `side` given its
+ * zeroed data; NULL when no filter applies. */
+static call_state *state_new(grpc_call *call, unsigned side) {
+  size_t size = align16(sizeof(call_state));
+  bool any = false;
+  for (size_t i = 0; i < n_filters; i++) {
+    if (!(filters[i]->sides & side)) continue;
+    any = true;
+    size += align16(filters[i]->call_data_size);
+  }
+  if (!any) return NULL;
+  char *mem = grpc_call_arena_alloc(call, size);
+  if (!mem) return NULL;
+  memset(mem, 0, size);
+  call_state *cs = (call_state *)mem;
+  cs->call = call;
+  cs->side = side;
+  pthread_mutex_init(&cs->lock, NULL); /* never destroyed: glibc mutexes hold no resources */
+  char *p = mem + align16(sizeof(call_state));
+  for (size_t i = 0; i < n_filters; i++) {
+    if (!(filters[i]->sides & side)) continue;
+    cs->fdata[i] = p;
+    p += align16(filters[i]->call_data_size);
+  }
+  return cs;
+}
+
+/* Run every applicable filter's start; register the call when one follows. */
+static call_state *start_call(call_state *cs, rpct_call_info *info) {
+  atomic_store_explicit(&calls_seen, true, memory_order_relaxed);
+  info->call = cs->call;
+  for (size_t i = 0; i < n_filters; i++) {
+    if (!cs->fdata[i]) continue;
+    if (filters[i]->start(cs->fdata[i], info) == RPCT_FILTER_FOLLOW) cs->follow |= 1u << i;
+  }
+  if (!cs->follow) return NULL;
+  cs->span_ctx = info->span_context;
+  cs->baggage = info->baggage;
+  cs->baggage_len = info->baggage_len;
+  atomic_store(&cs->app_refs, 1);
+  if (!call_insert(cs->call, cs)) {
+    finish(cs, GRPC_STATUS_UNKNOWN, "rpctrace: call table full");
+    return NULL;
+  }
+  return cs;
+}
+
+static void ensure_init(void);
+static void functor_run(grpc_completion_queue_functor *f, int ok);
+
+static size_t copy_method(call_state *cs, const char *m, size_t len) {
+  if (len >= sizeof cs->method) len = sizeof cs->method - 1;
+  memcpy(cs->method, m, len);
+  cs->method[len] = '\0';
+  return cs->method_len = len;
+}
+
+static void client_call_created(grpc_call *call, grpc_channel *channel, grpc_call *parent_call,
+                                grpc_completion_queue *cq, const char *method, size_t method_len,
+                                const char *host, size_t host_len) {
+  if (!call || rpct__is_internal_channel(channel)) return;
+  ensure_init();
+  call_state *cs = state_new(call, RPCT_SIDE_CLIENT);
+  if (!cs) return;
+  cs->cq = cq;
+  cs->cq_callback = is_callback_cq(cq);
+  rpct_call_info info = {.side = RPCT_SIDE_CLIENT, .authority = host, .authority_len = host_len};
+  info.method_len = copy_method(cs, method, method_len);
+  info.method = cs->method;
+  info.target = channel_target_of(channel);
+  call_state *parent = parent_call ? call_lookup(parent_call) : NULL;
+  if (parent) {
+    info.parent = parent->span_ctx;
+    info.parent_baggage = parent->baggage;
+    info.parent_baggage_len = parent->baggage_len;
+  } else {
+    info.parent = rpct_context_current();
+  }
+  start_call(cs, &info);
+}
+
+/* ---- hooks: client calls ---- */
+
+grpc_call *rpct__hook_grpc_channel_create_call(grpc_channel *channel, grpc_call *parent_call,
+                                               uint32_t propagation_mask, grpc_completion_queue *cq,
+                                               grpc_slice method, const grpc_slice *host,
+                                               gpr_timespec deadline, void *reserved) {
+  grpc_call *call = real()->grpc_channel_create_call(channel, parent_call, propagation_mask, cq,
+                                                     method, host, deadline, reserved);
+  client_call_created(call, channel, parent_call, cq, (const char *)GRPC_SLICE_START_PTR(method),
+                      GRPC_SLICE_LENGTH(method),
+                      host ? (const char *)GRPC_SLICE_START_PTR(*host) : NULL,
+                      host ? GRPC_SLICE_LENGTH(*host) : 0);
+  return call;
+}
+
+void *rpct__hook_grpc_channel_register_call(grpc_channel *channel, const char *method,
+                                            const char *host, void *reserved) {
+  void *handle = real()->grpc_channel_register_call(channel, method, host, reserved);
+  registered_add(reg_channel, handle, method, host);
+  return handle;
+}
+
+grpc_call *rpct__hook_grpc_channel_create_registered_call(grpc_channel *channel,
+                                                          grpc_call *parent_call,
+                                                          uint32_t propagation_mask,
+                                                          grpc_completion_queue *cq,
+                                                          void *registered_call_handle,
+                                                          gpr_timespec deadline, void *reserved) {
+  grpc_call *call = real()->grpc_channel_create_registered_call(
+      channel, parent_call, propagation_mask, cq, registered_call_handle, deadline, reserved);
+  const registered *r = registered_find(reg_channel, registered_call_handle);
+  if (r)
+    client_call_created(call, channel, parent_call, cq, r->method, strlen(r->method),
+                        r->host[0] ? r->host : NULL, strlen(r->host));
+  return call;
+}
+
+void rpct__hook_grpc_channel_destroy(grpc_channel *channel) {
+  for (int i = 0; i < MAX_CHANNELS; i++) {
+    grpc_channel *expected = channel;
+    if (atomic_compare_exchange_strong(&channels[i].channel, &expected, NULL)) break;
+  }
+  real()->grpc_channel_destroy(channel);
+}
+
+/* ---- hooks: server calls ---- */
+
+/* What starting a request-call needs beyond the pending op. */
+typedef struct request_args {
+  grpc_server *server;
+  void *registered_method; /* NULL: grpc_server_request_call */
+  gpr_timespec *deadline;
+  grpc_byte_buffer **optional_payload;
+} request_args;
+
+static grpc_call_error start_request(const request_args *a, const pending_op *op, void *tag) {
+  if (!a->registered_method)
+    return real()->grpc_server_request_call(a->server, op->new_call, op->details, op->request_md,
+                                            op->cq_bound, op->cq, tag);
+  return real()->grpc_server_request_registered_call(a->server, a->registered_method,
+                                                     op->new_call, a->deadline, op->request_md,
+                                                     a->optional_payload, op->cq_bound, op->cq, tag);
+}
+
+/* Start a request-call whose completion delivers a new server call. */
+static grpc_call_error request(pending_op *op, void *tag_new, const request_args *a) {
+  bool any = false;
+  for (size_t i = 0; i < n_filters; i++) any |= (filters[i]->sides & RPCT_SIDE_SERVER) != 0;
+  if (!any) return start_request(a, op, tag_new);
+  op->kind = OP_REQUEST;
+  op_slot *s;
+  grpc_call_error rc;
+  if (is_callback_cq(op->cq)) {
+    if (!(s = op_reserve())) return start_request(a, op, tag_new);
+    op->app_functor = tag_new;
+    s->op = *op;
+    s->wrapper = (grpc_completion_queue_functor){.functor_run = functor_run,
+                                                 .inlineable = op->app_functor->inlineable};
+    rc = start_request(a, op, &s->wrapper);
+  } else {
+    s = op_publish(tag_new, op);
+    rc = start_request(a, op, tag_new);
+  }
+  if (rc != GRPC_CALL_OK && s) op_release(s);
+  return rc;
+}
+
+grpc_call_error rpct__hook_grpc_server_request_call(grpc_server *server, grpc_call **call,
+                                                    grpc_call_details *details,
+                                                    grpc_metadata_array *request_metadata,
+                                                    grpc_completion_queue *cq_bound_to_call,
+                                                    grpc_completion_queue *cq_for_notification,
+                                                    void *tag_new) {
+  ensure_init();
+  pending_op op = {.cq = cq_for_notification, .new_call = call, .details = details,
+                   .request_md = request_metadata, .cq_bound = cq_bound_to_call};
+  request_args a = {.server = server};
+  return request(&op, tag_new, &a);
+}
+
+void *rpct__hook_grpc_server_register_method(grpc_server *server, const char *method,
+                                             const char *host,
+                                             grpc_server_register_method_payload_handling handling,
+                                             uint32_t flags) {
+  void *handle = real()->grpc_server_register_method(server, method, host, handling, flags);
+  registered_add(reg_server, handle, method, host);
+  return handle;
+}
+
+grpc_call_error rpct__hook_grpc_server_request_registered_call(
+    grpc_server *server, void *registered_method, grpc_call **call, gpr_timespec *deadline,
+    grpc_metadata_array *request_metadata, grpc_byte_buffer **optional_payload,
+    grpc_completion_queue *cq_bound_to_call, grpc_completion_queue *cq_for_notification,
+    void *tag_new) {
+  ensure_init();
+  const registered *r = registered_find(reg_server, registered_method);
+  pending_op op = {.cq = cq_for_notification, .new_call = call, .request_md = request_metadata,
+                   .cq_bound = cq_bound_to_call, .reg_method = r ? r->method : NULL};
+  request_args a = {server, registered_method, deadline, optional_payload};
+  if (!r) return start_request(&a, &op, tag_new);
+  return request(&op, tag_new, &a);
+}
+
+static void server_call_arrived(const pending_op *op, bool success) {
+  if (!success || !op->new_call || !*op->new_call) return;
+  grpc_call *call = *op->new_call;
+  call_state *cs = state_new(call, RPCT_SIDE_SERVER);
+  if (!cs) return;
+  cs->cq = op->cq_bound;
+  cs->cq_callback = is_callback_cq(op->cq_bound);
+  rpct_md md[MAX_MD_IN];
+  rpct_call_info info = {.side = RPCT_SIDE_SERVER};
+  if (op->reg_method) {
+    info.method_len = copy_method(cs, op->reg_method, strlen(op->reg_method));
+  } else if (op->details) {
+    info.method_len = copy_method(cs, (const char *)GRPC_SLICE_START_PTR(op->details->method),
+                                  GRPC_SLICE_LENGTH(op->details->method));
+    info.authority = (const char *)GRPC_SLICE_START_PTR(op->details->host);
+    info.authority_len = GRPC_SLICE_LENGTH(op->details->host);
+  }
+  info.method = cs->method;
+  info.n_metadata = md_view(op->request_md, md);
+  info.metadata = md;
+  start_call(cs, &info);
+}
+
+/* ---- hooks: batches and completions ---- */
+
+static void observe(const pending_op *op, bool success) {
+  if (op->kind == OP_REQUEST)
+    server_call_arrived(op, success);
+  else
+    process_batch(op, success);
+}
+
+static void functor_run(grpc_completion_queue_functor *f, int ok) {
+  op_slot *s = (op_slot *)((char *)f - offsetof(op_slot, wrapper));
+  pending_op op = s->op;
+  op_release(s);
+  observe(&op, ok != 0);
+  op.app_functor->functor_run(op.app_functor, ok);
+}
+
+/* Inject the filters' metadata into a copy of `ops`; returns the ops to
+ * start (the copy, or `ops` unchanged). */
+static const grpc_op *inject(call_state *cs, const grpc_op *ops, size_t nops, grpc_op *copy,
+                             grpc_metadata *md_out, char *md_buf) {
+  size_t at = nops;
+  for (size_t i = 0; i < nops; i++)
+    if (ops[i].op == GRPC_OP_SEND_INITIAL_METADATA) at = i;
+  if (at == nops || cs->side != RPCT_SIDE_CLIENT || nops > MAX_BATCH_OPS) return ops;
+  const grpc_op *o = &ops[at];
+  size_t n_app = o->data.send_initial_metadata.count;
+  if (n_app > MAX_APP_MD_OUT) {
+    atomic_fetch_add_explicit(&md_not_injected, 1, memory_order_relaxed);
+    return ops;
+  }
+  rpct_md_writer w;
+  rpct__md_writer_init(&w, o->data.send_initial_metadata.metadata, n_app, md_out,
+                       MAX_APP_MD_OUT + MAX_ADDED_MD, md_buf, ADDED_MD_BYTES);
+  pthread_mutex_lock(&cs->lock);
+  if (!cs->sent_md && !cs->ended) {
+    cs->sent_md = true;
+    for (size_t i = 0; i < n_filters; i++)
+      if (following(cs, i) && filters[i]->send_initial_metadata)
+        filters[i]->send_initial_metadata(cs->fdata[i], &w);
+  }
+  pthread_mutex_unlock(&cs->lock);
+  if (w.n_out == n_app) return ops;
+  memcpy(copy, ops, nops * sizeof *ops);
+  copy[at].data.send_initial_metadata.count = w.n_out;
+  copy[at].data.send_initial_metadata.metadata = md_out;
+  return copy;
+}
+
+grpc_call_error rpct__hook_grpc_call_start_batch(grpc_call *call, const grpc_op *ops, size_t nops,
+                                                 void *tag, void *reserved) {
+  call_state *cs = call_lookup(call);
+  if (!cs) return real()->grpc_call_start_batch(call, ops, nops, tag, reserved);
+
+  grpc_op copy[MAX_BATCH_OPS];
+  grpc_metadata md_out[MAX_APP_MD_OUT + MAX_ADDED_MD];
+  char md_buf[ADDED_MD_BYTES];
+  const grpc_op *send = inject(cs, ops, nops, copy, md_out, md_buf);
+
+  pending_op op = {.kind = OP_BATCH, .cs = cs};
+  for (size_t i = 0; i < nops; i++) {
+    const grpc_op *o = &ops[i];
+    switch (o->op) {
+      case GRPC_OP_SEND_MESSAGE:
+        op.bits |= B_SEND_MSG;
+        op.order[op.n_order++] = B_SEND_MSG;
+        op.sent_bytes = o->data.send_message.send_message
+                            ? grpc_byte_buffer_length(o->data.send_message.send_message)
+                            : 0;
+        break;
+      case GRPC_OP_RECV_INITIAL_METADATA:
+        op.bits |= B_RECV_INITIAL_MD;
+        op.order[op.n_order++] = B_RECV_INITIAL_MD;
+        op.recv_initial_md = o->data.recv_initial_metadata.recv_initial_metadata;
+        break;
+      case GRPC_OP_RECV_MESSAGE:
+        op.bits |= B_RECV_MSG;
+        op.order[op.n_order++] = B_RECV_MSG;
+        op.recv_message = o->data.recv_message.recv_message;
+        break;
+      case GRPC_OP_RECV_STATUS_ON_CLIENT:
+        op.bits |= B_RECV_STATUS;
+        op.recv_status = o->data.recv_status_on_client.status;
+        op.recv_details = o->data.recv_status_on_client.status_details;
+        op.recv_trailing = o->data.recv_status_on_client.trailing_metadata;
+        break;
+      case GRPC_OP_SEND_STATUS_FROM_SERVER: {
+        op.bits |= B_SEND_STATUS;
+        op.sent_status = o->data.send_status_from_server.status;
+        const grpc_slice *d = o->data.send_status_from_server.status_details;
+        size_t n = d ? GRPC_SLICE_LENGTH(*d) : 0;
+        if (n >= sizeof op.sent_details) n = sizeof op.sent_details - 1;
+        if (n) memcpy(op.sent_details, GRPC_SLICE_START_PTR(*d), n);
+        op.sent_details[n] = '\0';
+        break;
+      }
+      case GRPC_OP_RECV_CLOSE_ON_SERVER:
+        op.bits |= B_RECV_CLOSE;
+        op.recv_cancelled = o->data.recv_close_on_server.cancelled;
+        break;
+      default:
+        break;
+    }
+  }
+  if (!op.bits) return real()->grpc_call_start_batch(call, send, nops, tag, reserved);
+
+  /* Observed at completion: hold a reference so the call's arena (and the
+   * state in it) outlives an application that releases the call early. */
+  real()->grpc_call_ref(call);
+  op.cq = cs->cq;
+  op_slot *s;
+  grpc_call_error rc;
+  if (cs->cq_callback) {
+    if ((s = op_reserve())) {
+      op.app_functor = tag;
+      s->op = op;
+      s->wrapper = (grpc_completion_queue_functor){.functor_run = functor_run,
+                                                   .inlineable = op.app_functor->inlineable};
+      rc = real()->grpc_call_start_batch(call, send, nops, &s->wrapper, reserved);
+    } else {
+      rc = real()->grpc_call_start_batch(call, send, nops, tag, reserved);
+    }
+  } else {
+    s = op_publish(tag, &op);
+    rc = real()->grpc_call_start_batch(call, send, nops, tag, reserved);
+  }
+  if (rc != GRPC_CALL_OK || !s) {
+    if (s) op_release(s);
+    real()->grpc_call_unref(call);
+  }
+  return rc;
+}
+
+/* A completion: the op published under this queue and tag, if any. */
+static void completed(grpc_completion_queue *cq, const grpc_event *ev) {
+  pending_op op;
+  if (ev->type == GRPC_OP_COMPLETE && op_take(cq, ev->tag, &op)) observe(&op, ev->success != 0);
+}
+
+grpc_event rpct__hook_grpc_completion_queue_next(grpc_completion_queue *cq, gpr_timespec deadline,
+                                                 void *reserved) {
+  grpc_event ev = real()->grpc_completion_queue_next(cq, deadline, reserved);
+  completed(cq, &ev);
+  return ev;
+}
+
+grpc_event rpct__hook_grpc_completion_queue_pluck(grpc_completion_queue *cq, void *tag,
+                                                  gpr_timespec deadline, void *reserved) {
+  grpc_event ev = real()->grpc_completion_queue_pluck(cq, tag, deadline, reserved);
+  completed(cq, &ev);
+  return ev;
+}
+
+grpc_completion_queue *rpct__hook_grpc_completion_queue_create(
+    const grpc_completion_queue_factory *factory, const grpc_completion_queue_attributes *attributes,
+    void *reserved) {
+  grpc_completion_queue *cq = real()->grpc_completion_queue_create(factory, attributes, reserved);
+  if (cq && attributes && attributes->cq_completion_type == GRPC_CQ_CALLBACK)
+    callback_cq_set(NULL, cq);
+  return cq;
+}
+
+grpc_completion_queue *rpct__hook_grpc_completion_queue_create_for_callback(
+    grpc_completion_queue_functor *shutdown_callback, void *reserved) {
+  grpc_completion_queue *cq =
+      real()->grpc_completion_queue_create_for_callback(shutdown_callback, reserved);
+  if (cq) callback_cq_set(NULL, cq);
+  return cq;
+}
+
+void rpct__hook_grpc_completion_queue_destroy(grpc_completion_queue *cq) {
+  if (is_callback_cq(cq)) callback_cq_set(cq, NULL);
+  real()->grpc_completion_queue_destroy(cq);
+}
+
+/* ---- hooks: cancellation and release ---- */
+
+grpc_call_error rpct__hook_grpc_call_cancel(grpc_call *call, void *reserved) {
+  call_state *cs = call_lookup(call);
+  if (cs) finish(cs, GRPC_STATUS_CANCELLED, "cancelled by the application");
+  return real()->grpc_call_cancel(call, reserved);
+}
+
+grpc_call_error rpct__hook_grpc_call_cancel_with_status(grpc_call *call, grpc_status_code status,
+                                                        const char *description, void *reserved) {
+  call_state *cs = call_lookup(call);
+  if (cs) finish(cs, status, description);
+  return real()->grpc_call_cancel_with_status(call, status, description, reserved);
+}
+
+void rpct__hook_grpc_call_ref(grpc_call *call) {
+  call_state *cs = call_lookup(call);
+  if (cs) atomic_fetch_add(&cs->app_refs, 1);
+  real()->grpc_call_ref(call);
+}
+
+void rpct__hook_grpc_call_unref(grpc_call *call) {
+  call_slot *slot = call_find(call);
+  if (slot) {
+    call_state *cs = slot->cs;
+    if (atomic_fetch_sub(&cs->app_refs, 1) == 1) {
+      /* Released before its status: core cancels such a call. */
+      finish(cs, GRPC_STATUS_CANCELLED, "call released before it completed");
+      uintptr_t k = (uintptr_t)call;
+      atomic_compare_exchange_strong(&slot->key, &k, KEY_TOMB);
+    }
+  }
+  real()->grpc_call_unref(call);
+}
+
+/* ---- the application API ---- */
+
+const rpct_span_context *rpct_call_span_context(const grpc_call *call) {
+  call_state *cs = call_lookup(call);
+  return cs ? cs->span_ctx : NULL;
+}
+
+/* ---- setup ---- */
+
+/* rpct_init state: written once under init_lock. */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool initialized;
+static rpct_tracer *owned_tracer; /* made by rpct_init, freed by rpct_shutdown */
+static atomic_bool ready;         /* initialized, read lock-free by hooks */
+
+int rpct_init(rpct_tracer *tracer) {
+  pthread_mutex_lock(&init_lock);
+  int rc = RPCT_OK;
+  if (initialized) {
+    rc = RPCT_ERR_STATE;
+  } else {
+    rpct_tracer *t = tracer;
+    if (!t) rc = rpct_tracer_new(&t, NULL);
+    if (rc == RPCT_OK) {
+      if (!tracer) owned_tracer = t;
+      rpct__tracing_configure();
+      rpct_filter_register(&rpct__client_tracing_filter);
+      rpct_filter_register(&rpct__server_tracing_filter);
+      rpct_tracer_set_global(t);
+      initialized = true;
+      atomic_store(&ready, true);
+    }
+  }
+  pthread_mutex_unlock(&init_lock);
+  return rc;
+}
+
+void rpct_shutdown(uint32_t timeout_ms) {
+  pthread_mutex_lock(&init_lock);
+  rpct_tracer *t = rpct_tracer_global();
+  if (t) rpct_tracer_shutdown(t, timeout_ms);
+  if (owned_tracer) {
+    rpct_tracer_del(owned_tracer);
+    owned_tracer = NULL;
+  }
+  pthread_mutex_unlock(&init_lock);
+}
+
+static void shutdown_at_exit(void) { rpct_shutdown(5000); }
+
+static void auto_init(void) {
+  /* A program that did not call rpct_init() is configured from the
+   * environment at its first traced call, and flushed at exit. */
+  if (rpct_init(NULL) == RPCT_OK) atexit(shutdown_at_exit);
+}
+
+static void ensure_init(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  if (RPCT__LIKELY(atomic_load_explicit(&ready, memory_order_acquire))) return;
+  pthread_once(&once, auto_init);
+}
