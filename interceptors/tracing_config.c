@@ -70,6 +70,13 @@
  *   all     server.address, server.port, network.peer.address,
  *           network.peer.port.
  * Status codes outside 0..16 are read as UNKNOWN (2), as gRPC does.
+ *
+ * Message events: "message" with message.type SENT/RECEIVED, message.id
+ * (from 1 in each direction, as the OpenTelemetry RPC conventions count)
+ * and message.uncompressed_size; with A72 names "Outbound message" /
+ * "Inbound message" with sequence-number (from 0 in each direction, gRPC's
+ * own numbering) and message-size. A span keeps RPCT_SPAN_MAX_EVENTS events;
+ * later ones are counted in its dropped_events.
  */
 #include <stdio.h>
 #include <string.h>

@@ -223,6 +223,9 @@ int rpct_span_start_ex(rpct_span *span, rpct_tracer *tracer, const rpct_span_sta
 
   rpct_span_data *d = &span->data_;
   memset(d, 0, offsetof(rpct_span_data, attrs));
+  /* Offset 0 holds "": an rpct_str never set ({0, 0}) reads as empty. */
+  d->strings[0] = '\0';
+  d->strings_used = 1;
   d->trace_id = ctx->trace_id;
   d->span_id = ctx->span_id;
   if (parent) {

@@ -78,7 +78,7 @@ typedef struct rpct_attribute {
 /* ---- The finished-span record, read by processors and exporters ---- */
 
 /* A string inside a record: `off` into rpct_span_data.strings, `len` bytes,
- * always followed by a NUL. */
+ * always followed by a NUL. A string never set is {0, 0}, which reads as "". */
 typedef struct rpct_str {
   uint16_t off;
   uint16_t len;

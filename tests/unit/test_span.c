@@ -404,6 +404,10 @@ static void test_span_data_copy_keeps_every_used_field(void **state) {
   rpct_span_set_status(&span, RPCT_STATUS_ERROR, "bad");
   rpct_span_end(&span, 0);
   rpct_span_data src = exported(0), dst;
+  /* Unset strings read as "", not as whatever is at offset 0. */
+  rpct_span_data plain = exported(0);
+  plain.tracestate = (rpct_str){0, 0};
+  assert_string_equal(rpct_span_data_str(&plain, plain.tracestate), "");
   memset(&dst, 0x5A, sizeof dst);
   rpct_span_data_copy(&dst, &src);
   assert_memory_equal(&dst, &src, offsetof(rpct_span_data, attrs));

@@ -154,14 +154,20 @@ static const rpct_span_attr *find_attr(const rpct_span_data *d, uint8_t owner, c
 
 static void assert_str_attr(const rpct_span_data *d, const char *key, const char *value) {
   const rpct_span_attr *a = find_attr(d, RPCT_ATTR_OWNER_SPAN, key);
-  if (!a) fail_msg("no attribute %s", key);
+  if (!a) {
+    fail_msg("no attribute %s", key);
+    return;
+  }
   assert_int_equal(a->type, RPCT_VALUE_STRING);
   assert_string_equal(str_of(d, a->v.s), value);
 }
 
 static void assert_int_attr(const rpct_span_data *d, const char *key, int64_t value) {
   const rpct_span_attr *a = find_attr(d, RPCT_ATTR_OWNER_SPAN, key);
-  if (!a) fail_msg("no attribute %s", key);
+  if (!a) {
+    fail_msg("no attribute %s", key);
+    return;
+  }
   assert_int_equal(a->type, RPCT_VALUE_INT);
   assert_int_equal(a->v.i, value);
 }
@@ -305,26 +311,26 @@ static void client_inject(md_out *m, const grpc_metadata *app, size_t n_app,
 
 static const struct {
   int code;
-  const char *name;
   uint8_t client, server; /* expected span status */
+  const char *name;
 } STATUS[] = {
-    {GRPC_STATUS_OK, "OK", RPCT_STATUS_UNSET, RPCT_STATUS_UNSET},
-    {GRPC_STATUS_CANCELLED, "CANCELLED", RPCT_STATUS_ERROR, RPCT_STATUS_UNSET},
-    {GRPC_STATUS_UNKNOWN, "UNKNOWN", RPCT_STATUS_ERROR, RPCT_STATUS_ERROR},
-    {GRPC_STATUS_INVALID_ARGUMENT, "INVALID_ARGUMENT", RPCT_STATUS_ERROR, RPCT_STATUS_UNSET},
-    {GRPC_STATUS_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", RPCT_STATUS_ERROR, RPCT_STATUS_ERROR},
-    {GRPC_STATUS_NOT_FOUND, "NOT_FOUND", RPCT_STATUS_ERROR, RPCT_STATUS_UNSET},
-    {GRPC_STATUS_ALREADY_EXISTS, "ALREADY_EXISTS", RPCT_STATUS_ERROR, RPCT_STATUS_UNSET},
-    {GRPC_STATUS_PERMISSION_DENIED, "PERMISSION_DENIED", RPCT_STATUS_ERROR, RPCT_STATUS_UNSET},
-    {GRPC_STATUS_RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED", RPCT_STATUS_ERROR, RPCT_STATUS_UNSET},
-    {GRPC_STATUS_FAILED_PRECONDITION, "FAILED_PRECONDITION", RPCT_STATUS_ERROR, RPCT_STATUS_UNSET},
-    {GRPC_STATUS_ABORTED, "ABORTED", RPCT_STATUS_ERROR, RPCT_STATUS_UNSET},
-    {GRPC_STATUS_OUT_OF_RANGE, "OUT_OF_RANGE", RPCT_STATUS_ERROR, RPCT_STATUS_UNSET},
-    {GRPC_STATUS_UNIMPLEMENTED, "UNIMPLEMENTED", RPCT_STATUS_ERROR, RPCT_STATUS_ERROR},
-    {GRPC_STATUS_INTERNAL, "INTERNAL", RPCT_STATUS_ERROR, RPCT_STATUS_ERROR},
-    {GRPC_STATUS_UNAVAILABLE, "UNAVAILABLE", RPCT_STATUS_ERROR, RPCT_STATUS_ERROR},
-    {GRPC_STATUS_DATA_LOSS, "DATA_LOSS", RPCT_STATUS_ERROR, RPCT_STATUS_ERROR},
-    {GRPC_STATUS_UNAUTHENTICATED, "UNAUTHENTICATED", RPCT_STATUS_ERROR, RPCT_STATUS_UNSET},
+    {GRPC_STATUS_OK, RPCT_STATUS_UNSET, RPCT_STATUS_UNSET, "OK"},
+    {GRPC_STATUS_CANCELLED, RPCT_STATUS_ERROR, RPCT_STATUS_UNSET, "CANCELLED"},
+    {GRPC_STATUS_UNKNOWN, RPCT_STATUS_ERROR, RPCT_STATUS_ERROR, "UNKNOWN"},
+    {GRPC_STATUS_INVALID_ARGUMENT, RPCT_STATUS_ERROR, RPCT_STATUS_UNSET, "INVALID_ARGUMENT"},
+    {GRPC_STATUS_DEADLINE_EXCEEDED, RPCT_STATUS_ERROR, RPCT_STATUS_ERROR, "DEADLINE_EXCEEDED"},
+    {GRPC_STATUS_NOT_FOUND, RPCT_STATUS_ERROR, RPCT_STATUS_UNSET, "NOT_FOUND"},
+    {GRPC_STATUS_ALREADY_EXISTS, RPCT_STATUS_ERROR, RPCT_STATUS_UNSET, "ALREADY_EXISTS"},
+    {GRPC_STATUS_PERMISSION_DENIED, RPCT_STATUS_ERROR, RPCT_STATUS_UNSET, "PERMISSION_DENIED"},
+    {GRPC_STATUS_RESOURCE_EXHAUSTED, RPCT_STATUS_ERROR, RPCT_STATUS_UNSET, "RESOURCE_EXHAUSTED"},
+    {GRPC_STATUS_FAILED_PRECONDITION, RPCT_STATUS_ERROR, RPCT_STATUS_UNSET, "FAILED_PRECONDITION"},
+    {GRPC_STATUS_ABORTED, RPCT_STATUS_ERROR, RPCT_STATUS_UNSET, "ABORTED"},
+    {GRPC_STATUS_OUT_OF_RANGE, RPCT_STATUS_ERROR, RPCT_STATUS_UNSET, "OUT_OF_RANGE"},
+    {GRPC_STATUS_UNIMPLEMENTED, RPCT_STATUS_ERROR, RPCT_STATUS_ERROR, "UNIMPLEMENTED"},
+    {GRPC_STATUS_INTERNAL, RPCT_STATUS_ERROR, RPCT_STATUS_ERROR, "INTERNAL"},
+    {GRPC_STATUS_UNAVAILABLE, RPCT_STATUS_ERROR, RPCT_STATUS_ERROR, "UNAVAILABLE"},
+    {GRPC_STATUS_DATA_LOSS, RPCT_STATUS_ERROR, RPCT_STATUS_ERROR, "DATA_LOSS"},
+    {GRPC_STATUS_UNAUTHENTICATED, RPCT_STATUS_ERROR, RPCT_STATUS_UNSET, "UNAUTHENTICATED"},
 };
 
 /* One call of `side` ending with STATUS[i] and the message "why <name>". */
@@ -533,13 +539,16 @@ static void test_target_parsing_table(void **state) {
   for (size_t i = 0; i < RPCT__ARRAY_LEN(TARGETS); i++) {
     rpct__hostport hp;
     bool ok = rpct__tracing_parse_target(TARGETS[i].target, strlen(TARGETS[i].target), &hp);
-    if (ok != (TARGETS[i].host != NULL)) fail_msg("%s: parsed %d", TARGETS[i].target, ok);
-    if (!ok) continue;
+    const char *want = TARGETS[i].host;
+    if (!ok || !want) {
+      if (ok != (want != NULL)) fail_msg("%s: parsed %d", TARGETS[i].target, ok);
+      continue;
+    }
     char host[256];
     snprintf(host, sizeof host, "%.*s", (int)hp.host_len, hp.host);
-    if (strcmp(host, TARGETS[i].host) != 0 || hp.port != TARGETS[i].port)
-      fail_msg("%s: got %s port %d, want %s port %d", TARGETS[i].target, host, hp.port,
-               TARGETS[i].host, TARGETS[i].port);
+    if (strcmp(host, want) != 0 || hp.port != TARGETS[i].port)
+      fail_msg("%s: got %s port %d, want %s port %d", TARGETS[i].target, host, hp.port, want,
+               TARGETS[i].port);
   }
 }
 
@@ -1099,6 +1108,9 @@ static void test_include_and_exclude_lists(void **state) {
   assert_int_equal(start_skip(SERVER, "/grpc.health.v1.Health/Check"), RPCT_FILTER_FOLLOW);
   assert_int_equal(start_skip(SERVER, "/noise.Svc/Get"), RPCT_FILTER_SKIP);
   assert_int_equal(start_skip(SERVER, "/any.Svc/Get"), RPCT_FILTER_FOLLOW);
+  /* Include "none": nothing is traced. */
+  configure(RPCT__ENV_INCLUDE, "none");
+  assert_int_equal(start_skip(CLIENT, "/any.Svc/Get"), RPCT_FILTER_SKIP);
   assert_int_equal(tu_diag_count, 0);
 }
 
