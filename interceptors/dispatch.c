@@ -27,14 +27,11 @@
 
 #include "interceptors.h"
 #include "internal.h"
+#include "tables.h"
 
 #define MAX_FILTERS 8
-#define CALL_TABLE_SIZE (1u << 14)
-#define OP_TABLE_SIZE (1u << 14)
-#define MAX_PROBE 256
-#define MAX_METHOD 256
-#define MAX_MD_IN 64       /* metadata entries shown to filters */
-#define MAX_APP_MD_OUT 64  /* application entries a client batch may carry to be extended */
+#define MAX_MD_IN 64      /* metadata entries shown to filters */
+#define MAX_APP_MD_OUT 64 /* application entries a client batch may carry to be extended */
 #define MAX_ADDED_MD 16
 #define ADDED_MD_BYTES 2048
 #define MAX_BATCH_OPS 8
@@ -48,6 +45,10 @@ void rpct__dispatch_set_api(const rpct__grpc_api *a) { atomic_store(&api, a); }
 static inline const rpct__grpc_api *real(void) {
   return atomic_load_explicit(&api, memory_order_acquire);
 }
+
+/* Client batches whose metadata could not be extended (too many entries);
+ * the call goes on without trace headers. */
+static atomic_uint_least64_t md_not_injected;
 
 /* ---- filters ---- */
 
@@ -74,8 +75,8 @@ typedef struct call_state {
   unsigned side;
   grpc_completion_queue *cq; /* where the call's batches complete */
   bool cq_callback;
-  pthread_mutex_t lock; /* serialises the filters' callbacks of this call */
-  atomic_int app_refs;  /* references the application holds */
+  pthread_mutex_t lock;             /* serialises the filters' callbacks of this call */
+  atomic_int app_refs;              /* references the application holds */
   bool sent_md, status_done, ended; /* under lock */
   uint32_t follow;                  /* bit i: filter i follows the call */
   void *fdata[MAX_FILTERS];
@@ -85,240 +86,6 @@ typedef struct call_state {
   char method[MAX_METHOD];
   size_t method_len;
 } call_state;
-
-/* ---- the calls table ---- */
-
-#define KEY_EMPTY ((uintptr_t)0)
-#define KEY_BUSY ((uintptr_t)1) /* being filled */
-#define KEY_TOMB ((uintptr_t)2) /* removed */
-
-typedef struct call_slot {
-  _Atomic uintptr_t key; /* grpc_call* */
-  call_state *cs;
-} call_slot;
-
-static call_slot calls[CALL_TABLE_SIZE];
-
-/* Counters of what could not be traced; read with rpct__dispatch_stats. */
-static atomic_uint_least64_t calls_untraced_full, ops_untraced_full, md_not_injected;
-
-static size_t hash_ptr(uintptr_t p, uintptr_t q) {
-  uint64_t h = (uint64_t)p * 0x9e3779b97f4a7c15u ^ (uint64_t)q * 0xc2b2ae3d27d4eb4fu;
-  return (size_t)(h >> 40);
-}
-
-static bool call_insert(grpc_call *c, call_state *cs) {
-  size_t h = hash_ptr((uintptr_t)c, 0);
-  for (size_t i = 0; i < MAX_PROBE; i++) {
-    call_slot *s = &calls[(h + i) & (CALL_TABLE_SIZE - 1)];
-    uintptr_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
-    if ((k == KEY_EMPTY || k == KEY_TOMB) &&
-        atomic_compare_exchange_strong(&s->key, &k, KEY_BUSY)) {
-      s->cs = cs;
-      atomic_store_explicit(&s->key, (uintptr_t)c, memory_order_release);
-      return true;
-    }
-  }
-  atomic_fetch_add_explicit(&calls_untraced_full, 1, memory_order_relaxed);
-  return false;
-}
-
-static call_slot *call_find(const grpc_call *c) {
-  if (!c) return NULL;
-  size_t h = hash_ptr((uintptr_t)c, 0);
-  for (size_t i = 0; i < MAX_PROBE; i++) {
-    call_slot *s = &calls[(h + i) & (CALL_TABLE_SIZE - 1)];
-    uintptr_t k = atomic_load_explicit(&s->key, memory_order_acquire);
-    if (k == (uintptr_t)c) return s;
-    if (k == KEY_EMPTY) return NULL;
-  }
-  return NULL;
-}
-
-static call_state *call_lookup(const grpc_call *c) {
-  call_slot *s = call_find(c);
-  return s ? s->cs : NULL;
-}
-
-/* ---- the ops table ---- */
-
-enum { OP_BATCH = 1, OP_REQUEST = 2 };
-
-/* Batch op bits. */
-#define B_SEND_MSG 0x01u
-#define B_RECV_INITIAL_MD 0x02u
-#define B_RECV_MSG 0x04u
-#define B_RECV_STATUS 0x08u
-#define B_SEND_STATUS 0x10u
-#define B_RECV_CLOSE 0x20u
-
-typedef struct pending_op {
-  int kind;
-  grpc_completion_queue *cq;
-  call_state *cs;
-  /* OP_BATCH */
-  unsigned bits;
-  uint8_t order[3]; /* B_SEND_MSG, B_RECV_INITIAL_MD, B_RECV_MSG as the ops array had them */
-  uint8_t n_order;
-  size_t sent_bytes;
-  grpc_metadata_array *recv_initial_md;
-  grpc_byte_buffer **recv_message;
-  grpc_status_code *recv_status;
-  grpc_slice *recv_details;
-  grpc_metadata_array *recv_trailing;
-  int *recv_cancelled;
-  grpc_status_code sent_status;
-  char sent_details[128];
-  /* OP_REQUEST */
-  grpc_call **new_call;
-  grpc_call_details *details;
-  grpc_metadata_array *request_md;
-  grpc_completion_queue *cq_bound;
-  const char *reg_method; /* registered: the method path */
-  /* Callback queues: the application's functor, run after ours. */
-  grpc_completion_queue_functor *app_functor;
-} pending_op;
-
-typedef struct op_slot {
-  _Atomic uintptr_t key; /* the application's tag */
-  grpc_completion_queue_functor wrapper; /* callback queues: core's tag */
-  pending_op op;
-} op_slot;
-
-static op_slot ops_table[OP_TABLE_SIZE];
-
-/* A slot for a callback queue's op: found again through its functor, never
- * by key, so any free slot will do. */
-static op_slot *op_reserve(void) {
-  static atomic_uint next;
-  size_t h = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
-  for (size_t i = 0; i < MAX_PROBE; i++) {
-    op_slot *s = &ops_table[(h * 7919 + i) & (OP_TABLE_SIZE - 1)];
-    uintptr_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
-    if ((k == KEY_EMPTY || k == KEY_TOMB) &&
-        atomic_compare_exchange_strong(&s->key, &k, KEY_BUSY))
-      return s;
-  }
-  atomic_fetch_add_explicit(&ops_untraced_full, 1, memory_order_relaxed);
-  return NULL;
-}
-
-/* Publish `op` under (op->cq, tag) for next/pluck queues, probing from the
- * pair's hash so op_take finds it within MAX_PROBE slots. */
-static op_slot *op_publish(void *tag, const pending_op *op) {
-  if ((uintptr_t)tag <= KEY_TOMB) return NULL; /* collides with the markers */
-  size_t h = hash_ptr((uintptr_t)tag, (uintptr_t)op->cq);
-  for (size_t i = 0; i < MAX_PROBE; i++) {
-    op_slot *s = &ops_table[(h + i) & (OP_TABLE_SIZE - 1)];
-    uintptr_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
-    if ((k == KEY_EMPTY || k == KEY_TOMB) &&
-        atomic_compare_exchange_strong(&s->key, &k, KEY_BUSY)) {
-      s->op = *op;
-      atomic_store_explicit(&s->key, (uintptr_t)tag, memory_order_release);
-      return s;
-    }
-  }
-  atomic_fetch_add_explicit(&ops_untraced_full, 1, memory_order_relaxed);
-  return NULL;
-}
-
-/* Take the op published under (cq, tag), if any, into *out. */
-static bool op_take(grpc_completion_queue *cq, void *tag, pending_op *out) {
-  if ((uintptr_t)tag <= KEY_TOMB) return false;
-  size_t h = hash_ptr((uintptr_t)tag, (uintptr_t)cq);
-  for (size_t i = 0; i < MAX_PROBE; i++) {
-    op_slot *s = &ops_table[(h + i) & (OP_TABLE_SIZE - 1)];
-    uintptr_t k = atomic_load_explicit(&s->key, memory_order_acquire);
-    if (k == KEY_EMPTY) return false;
-    if (k != (uintptr_t)tag || s->op.cq != cq) continue;
-    *out = s->op;
-    if (atomic_compare_exchange_strong(&s->key, &k, KEY_TOMB)) return true;
-  }
-  return false;
-}
-
-static void op_release(op_slot *s) { atomic_store_explicit(&s->key, KEY_TOMB, memory_order_release); }
-
-/* ---- callback completion queues ---- */
-
-#define MAX_CALLBACK_CQS 256
-static _Atomic(grpc_completion_queue *) callback_cqs[MAX_CALLBACK_CQS];
-
-static void callback_cq_set(grpc_completion_queue *old, grpc_completion_queue *now) {
-  for (int i = 0; i < MAX_CALLBACK_CQS; i++) {
-    grpc_completion_queue *expected = old;
-    if (atomic_compare_exchange_strong(&callback_cqs[i], &expected, now)) return;
-  }
-}
-
-static bool is_callback_cq(const grpc_completion_queue *cq) {
-  for (int i = 0; i < MAX_CALLBACK_CQS; i++)
-    if (cq && atomic_load_explicit(&callback_cqs[i], memory_order_relaxed) == cq) return true;
-  return false;
-}
-
-/* ---- registered methods and channel targets ---- */
-
-#define MAX_REGISTERED 1024
-typedef struct registered {
-  _Atomic(void *) handle;
-  char method[MAX_METHOD];
-  char host[MAX_METHOD];
-} registered;
-static registered reg_server[MAX_REGISTERED], reg_channel[MAX_REGISTERED];
-
-static void registered_add(registered *table, void *handle, const char *method, const char *host) {
-  if (!handle || !method) return;
-  for (int i = 0; i < MAX_REGISTERED; i++) {
-    void *expected = NULL;
-    if (atomic_load(&table[i].handle) != NULL) continue;
-    /* Claim with a sentinel, fill, then publish the handle. */
-    if (!atomic_compare_exchange_strong(&table[i].handle, &expected, (void *)&table[i])) continue;
-    snprintf(table[i].method, sizeof table[i].method, "%s", method);
-    snprintf(table[i].host, sizeof table[i].host, "%s", host ? host : "");
-    atomic_store(&table[i].handle, handle);
-    return;
-  }
-}
-
-static const registered *registered_find(const registered *table, const void *handle) {
-  for (int i = 0; i < MAX_REGISTERED; i++) {
-    void *h = atomic_load_explicit((_Atomic(void *) *)&table[i].handle, memory_order_acquire);
-    if (h == handle) return &table[i];
-    if (!h) return NULL;
-  }
-  return NULL;
-}
-
-#define MAX_CHANNELS 1024
-typedef struct channel_target {
-  _Atomic(grpc_channel *) channel;
-  char target[256];
-} channel_target;
-static channel_target channels[MAX_CHANNELS];
-
-/* The channel's target, read once per channel (grpc_channel_get_target
- * allocates) and kept until grpc_channel_destroy. */
-static const char *channel_target_of(grpc_channel *ch) {
-  for (int i = 0; i < MAX_CHANNELS; i++) {
-    grpc_channel *c = atomic_load_explicit(&channels[i].channel, memory_order_acquire);
-    if (c == ch) return channels[i].target;
-  }
-  char *t = grpc_channel_get_target(ch);
-  if (!t) return NULL;
-  const char *result = NULL;
-  for (int i = 0; i < MAX_CHANNELS && !result; i++) {
-    grpc_channel *expected = NULL;
-    if (atomic_load(&channels[i].channel) != NULL) continue;
-    if (!atomic_compare_exchange_strong(&channels[i].channel, &expected, (grpc_channel *)&channels[i]))
-      continue;
-    snprintf(channels[i].target, sizeof channels[i].target, "%s", t);
-    atomic_store(&channels[i].channel, ch);
-    result = channels[i].target;
-  }
-  gpr_free(t);
-  return result;
-}
 
 /* ---- events ---- */
 
@@ -456,7 +223,7 @@ static call_state *start_call(call_state *cs, rpct_call_info *info) {
   cs->baggage = info->baggage;
   cs->baggage_len = info->baggage_len;
   atomic_store(&cs->app_refs, 1);
-  if (!call_insert(cs->call, cs)) {
+  if (!rpct__call_insert(cs->call, cs)) {
     finish(cs, GRPC_STATUS_UNKNOWN, "rpctrace: call table full");
     return NULL;
   }
@@ -481,12 +248,12 @@ static void client_call_created(grpc_call *call, grpc_channel *channel, grpc_cal
   call_state *cs = state_new(call, RPCT_SIDE_CLIENT);
   if (!cs) return;
   cs->cq = cq;
-  cs->cq_callback = is_callback_cq(cq);
+  cs->cq_callback = rpct__is_callback_cq(cq);
   rpct_call_info info = {.side = RPCT_SIDE_CLIENT, .authority = host, .authority_len = host_len};
   info.method_len = copy_method(cs, method, method_len);
   info.method = cs->method;
-  info.target = channel_target_of(channel);
-  call_state *parent = parent_call ? call_lookup(parent_call) : NULL;
+  info.target = rpct__channel_target_of(channel);
+  call_state *parent = parent_call ? rpct__call_lookup(parent_call) : NULL;
   if (parent) {
     info.parent = parent->span_ctx;
     info.parent_baggage = parent->baggage;
@@ -515,7 +282,7 @@ grpc_call *rpct__hook_grpc_channel_create_call(grpc_channel *channel, grpc_call 
 void *rpct__hook_grpc_channel_register_call(grpc_channel *channel, const char *method,
                                             const char *host, void *reserved) {
   void *handle = real()->grpc_channel_register_call(channel, method, host, reserved);
-  registered_add(reg_channel, handle, method, host);
+  rpct__registered_add(rpct__reg_channel, handle, method, host);
   return handle;
 }
 
@@ -527,7 +294,7 @@ grpc_call *rpct__hook_grpc_channel_create_registered_call(grpc_channel *channel,
                                                           gpr_timespec deadline, void *reserved) {
   grpc_call *call = real()->grpc_channel_create_registered_call(
       channel, parent_call, propagation_mask, cq, registered_call_handle, deadline, reserved);
-  const registered *r = registered_find(reg_channel, registered_call_handle);
+  const registered *r = rpct__registered_find(rpct__reg_channel, registered_call_handle);
   if (r)
     client_call_created(call, channel, parent_call, cq, r->method, strlen(r->method),
                         r->host[0] ? r->host : NULL, strlen(r->host));
@@ -535,10 +302,7 @@ grpc_call *rpct__hook_grpc_channel_create_registered_call(grpc_channel *channel,
 }
 
 void rpct__hook_grpc_channel_destroy(grpc_channel *channel) {
-  for (int i = 0; i < MAX_CHANNELS; i++) {
-    grpc_channel *expected = channel;
-    if (atomic_compare_exchange_strong(&channels[i].channel, &expected, NULL)) break;
-  }
+  rpct__channel_forget(channel);
   real()->grpc_channel_destroy(channel);
 }
 
@@ -556,9 +320,9 @@ static grpc_call_error start_request(const request_args *a, const pending_op *op
   if (!a->registered_method)
     return real()->grpc_server_request_call(a->server, op->new_call, op->details, op->request_md,
                                             op->cq_bound, op->cq, tag);
-  return real()->grpc_server_request_registered_call(a->server, a->registered_method,
-                                                     op->new_call, a->deadline, op->request_md,
-                                                     a->optional_payload, op->cq_bound, op->cq, tag);
+  return real()->grpc_server_request_registered_call(
+      a->server, a->registered_method, op->new_call, a->deadline, op->request_md,
+      a->optional_payload, op->cq_bound, op->cq, tag);
 }
 
 /* Start a request-call whose completion delivers a new server call. */
@@ -569,18 +333,18 @@ static grpc_call_error request(pending_op *op, void *tag_new, const request_args
   op->kind = OP_REQUEST;
   op_slot *s;
   grpc_call_error rc;
-  if (is_callback_cq(op->cq)) {
-    if (!(s = op_reserve())) return start_request(a, op, tag_new);
+  if (rpct__is_callback_cq(op->cq)) {
+    if (!(s = rpct__op_reserve())) return start_request(a, op, tag_new);
     op->app_functor = tag_new;
     s->op = *op;
     s->wrapper = (grpc_completion_queue_functor){.functor_run = functor_run,
                                                  .inlineable = op->app_functor->inlineable};
     rc = start_request(a, op, &s->wrapper);
   } else {
-    s = op_publish(tag_new, op);
+    s = rpct__op_publish(tag_new, op);
     rc = start_request(a, op, tag_new);
   }
-  if (rc != GRPC_CALL_OK && s) op_release(s);
+  if (rc != GRPC_CALL_OK && s) rpct__op_release(s);
   return rc;
 }
 
@@ -591,8 +355,11 @@ grpc_call_error rpct__hook_grpc_server_request_call(grpc_server *server, grpc_ca
                                                     grpc_completion_queue *cq_for_notification,
                                                     void *tag_new) {
   ensure_init();
-  pending_op op = {.cq = cq_for_notification, .new_call = call, .details = details,
-                   .request_md = request_metadata, .cq_bound = cq_bound_to_call};
+  pending_op op = {.cq = cq_for_notification,
+                   .new_call = call,
+                   .details = details,
+                   .request_md = request_metadata,
+                   .cq_bound = cq_bound_to_call};
   request_args a = {.server = server};
   return request(&op, tag_new, &a);
 }
@@ -602,7 +369,7 @@ void *rpct__hook_grpc_server_register_method(grpc_server *server, const char *me
                                              grpc_server_register_method_payload_handling handling,
                                              uint32_t flags) {
   void *handle = real()->grpc_server_register_method(server, method, host, handling, flags);
-  registered_add(reg_server, handle, method, host);
+  rpct__registered_add(rpct__reg_server, handle, method, host);
   return handle;
 }
 
@@ -612,9 +379,12 @@ grpc_call_error rpct__hook_grpc_server_request_registered_call(
     grpc_completion_queue *cq_bound_to_call, grpc_completion_queue *cq_for_notification,
     void *tag_new) {
   ensure_init();
-  const registered *r = registered_find(reg_server, registered_method);
-  pending_op op = {.cq = cq_for_notification, .new_call = call, .request_md = request_metadata,
-                   .cq_bound = cq_bound_to_call, .reg_method = r ? r->method : NULL};
+  const registered *r = rpct__registered_find(rpct__reg_server, registered_method);
+  pending_op op = {.cq = cq_for_notification,
+                   .new_call = call,
+                   .request_md = request_metadata,
+                   .cq_bound = cq_bound_to_call,
+                   .reg_method = r ? r->method : NULL};
   request_args a = {server, registered_method, deadline, optional_payload};
   if (!r) return start_request(&a, &op, tag_new);
   return request(&op, tag_new, &a);
@@ -626,7 +396,7 @@ static void server_call_arrived(const pending_op *op, bool success) {
   call_state *cs = state_new(call, RPCT_SIDE_SERVER);
   if (!cs) return;
   cs->cq = op->cq_bound;
-  cs->cq_callback = is_callback_cq(op->cq_bound);
+  cs->cq_callback = rpct__is_callback_cq(op->cq_bound);
   rpct_md md[MAX_MD_IN];
   rpct_call_info info = {.side = RPCT_SIDE_SERVER};
   if (op->reg_method) {
@@ -655,7 +425,7 @@ static void observe(const pending_op *op, bool success) {
 static void functor_run(grpc_completion_queue_functor *f, int ok) {
   op_slot *s = (op_slot *)((char *)f - offsetof(op_slot, wrapper));
   pending_op op = s->op;
-  op_release(s);
+  rpct__op_release(s);
   observe(&op, ok != 0);
   op.app_functor->functor_run(op.app_functor, ok);
 }
@@ -694,7 +464,7 @@ static const grpc_op *inject(call_state *cs, const grpc_op *ops, size_t nops, gr
 
 grpc_call_error rpct__hook_grpc_call_start_batch(grpc_call *call, const grpc_op *ops, size_t nops,
                                                  void *tag, void *reserved) {
-  call_state *cs = call_lookup(call);
+  call_state *cs = rpct__call_lookup(call);
   if (!cs) return real()->grpc_call_start_batch(call, ops, nops, tag, reserved);
 
   grpc_op copy[MAX_BATCH_OPS];
@@ -743,8 +513,7 @@ grpc_call_error rpct__hook_grpc_call_start_batch(grpc_call *call, const grpc_op 
         op.bits |= B_RECV_CLOSE;
         op.recv_cancelled = o->data.recv_close_on_server.cancelled;
         break;
-      default:
-        break;
+      default: break;
     }
   }
   if (!op.bits) return real()->grpc_call_start_batch(call, send, nops, tag, reserved);
@@ -756,7 +525,7 @@ grpc_call_error rpct__hook_grpc_call_start_batch(grpc_call *call, const grpc_op 
   op_slot *s;
   grpc_call_error rc;
   if (cs->cq_callback) {
-    if ((s = op_reserve())) {
+    if ((s = rpct__op_reserve())) {
       op.app_functor = tag;
       s->op = op;
       s->wrapper = (grpc_completion_queue_functor){.functor_run = functor_run,
@@ -766,11 +535,11 @@ grpc_call_error rpct__hook_grpc_call_start_batch(grpc_call *call, const grpc_op 
       rc = real()->grpc_call_start_batch(call, send, nops, tag, reserved);
     }
   } else {
-    s = op_publish(tag, &op);
+    s = rpct__op_publish(tag, &op);
     rc = real()->grpc_call_start_batch(call, send, nops, tag, reserved);
   }
   if (rc != GRPC_CALL_OK || !s) {
-    if (s) op_release(s);
+    if (s) rpct__op_release(s);
     real()->grpc_call_unref(call);
   }
   return rc;
@@ -779,7 +548,8 @@ grpc_call_error rpct__hook_grpc_call_start_batch(grpc_call *call, const grpc_op 
 /* A completion: the op published under this queue and tag, if any. */
 static void completed(grpc_completion_queue *cq, const grpc_event *ev) {
   pending_op op;
-  if (ev->type == GRPC_OP_COMPLETE && op_take(cq, ev->tag, &op)) observe(&op, ev->success != 0);
+  if (ev->type == GRPC_OP_COMPLETE && rpct__op_take(cq, ev->tag, &op))
+    observe(&op, ev->success != 0);
 }
 
 grpc_event rpct__hook_grpc_completion_queue_next(grpc_completion_queue *cq, gpr_timespec deadline,
@@ -797,11 +567,11 @@ grpc_event rpct__hook_grpc_completion_queue_pluck(grpc_completion_queue *cq, voi
 }
 
 grpc_completion_queue *rpct__hook_grpc_completion_queue_create(
-    const grpc_completion_queue_factory *factory, const grpc_completion_queue_attributes *attributes,
-    void *reserved) {
+    const grpc_completion_queue_factory *factory,
+    const grpc_completion_queue_attributes *attributes, void *reserved) {
   grpc_completion_queue *cq = real()->grpc_completion_queue_create(factory, attributes, reserved);
   if (cq && attributes && attributes->cq_completion_type == GRPC_CQ_CALLBACK)
-    callback_cq_set(NULL, cq);
+    rpct__callback_cq_set(NULL, cq);
   return cq;
 }
 
@@ -809,45 +579,44 @@ grpc_completion_queue *rpct__hook_grpc_completion_queue_create_for_callback(
     grpc_completion_queue_functor *shutdown_callback, void *reserved) {
   grpc_completion_queue *cq =
       real()->grpc_completion_queue_create_for_callback(shutdown_callback, reserved);
-  if (cq) callback_cq_set(NULL, cq);
+  if (cq) rpct__callback_cq_set(NULL, cq);
   return cq;
 }
 
 void rpct__hook_grpc_completion_queue_destroy(grpc_completion_queue *cq) {
-  if (is_callback_cq(cq)) callback_cq_set(cq, NULL);
+  if (rpct__is_callback_cq(cq)) rpct__callback_cq_set(cq, NULL);
   real()->grpc_completion_queue_destroy(cq);
 }
 
 /* ---- hooks: cancellation and release ---- */
 
 grpc_call_error rpct__hook_grpc_call_cancel(grpc_call *call, void *reserved) {
-  call_state *cs = call_lookup(call);
+  call_state *cs = rpct__call_lookup(call);
   if (cs) finish(cs, GRPC_STATUS_CANCELLED, "cancelled by the application");
   return real()->grpc_call_cancel(call, reserved);
 }
 
 grpc_call_error rpct__hook_grpc_call_cancel_with_status(grpc_call *call, grpc_status_code status,
                                                         const char *description, void *reserved) {
-  call_state *cs = call_lookup(call);
+  call_state *cs = rpct__call_lookup(call);
   if (cs) finish(cs, status, description);
   return real()->grpc_call_cancel_with_status(call, status, description, reserved);
 }
 
 void rpct__hook_grpc_call_ref(grpc_call *call) {
-  call_state *cs = call_lookup(call);
+  call_state *cs = rpct__call_lookup(call);
   if (cs) atomic_fetch_add(&cs->app_refs, 1);
   real()->grpc_call_ref(call);
 }
 
 void rpct__hook_grpc_call_unref(grpc_call *call) {
-  call_slot *slot = call_find(call);
+  call_slot *slot = rpct__call_find(call);
   if (slot) {
     call_state *cs = slot->cs;
     if (atomic_fetch_sub(&cs->app_refs, 1) == 1) {
       /* Released before its status: core cancels such a call. */
       finish(cs, GRPC_STATUS_CANCELLED, "call released before it completed");
-      uintptr_t k = (uintptr_t)call;
-      atomic_compare_exchange_strong(&slot->key, &k, KEY_TOMB);
+      rpct__call_remove(slot, call);
     }
   }
   real()->grpc_call_unref(call);
@@ -856,7 +625,7 @@ void rpct__hook_grpc_call_unref(grpc_call *call) {
 /* ---- the application API ---- */
 
 const rpct_span_context *rpct_call_span_context(const grpc_call *call) {
-  call_state *cs = call_lookup(call);
+  call_state *cs = rpct__call_lookup(call);
   return cs ? cs->span_ctx : NULL;
 }
 

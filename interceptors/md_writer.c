@@ -6,8 +6,8 @@
 
 void rpct__md_writer_init(rpct_md_writer *w, const grpc_metadata *app, size_t n_app,
                           grpc_metadata *out, size_t cap_out, char *buf, size_t cap_buf) {
-  *w = (rpct_md_writer){.app = app, .n_app = n_app, .out = out, .cap_out = cap_out,
-                        .buf = buf, .cap_buf = cap_buf};
+  *w = (rpct_md_writer){
+      .app = app, .n_app = n_app, .out = out, .cap_out = cap_out, .buf = buf, .cap_buf = cap_buf};
   for (size_t i = 0; i < n_app && i < cap_out; i++) out[w->n_out++] = app[i];
 }
 

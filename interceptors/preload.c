@@ -20,14 +20,14 @@ static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
 
 #define RESOLVE_R(ret, name, params, args) RESOLVE(name)
 #define RESOLVE_V(name, params, args) RESOLVE(name)
-#define RESOLVE(name)                                                            \
-  do {                                                                           \
-    void *sym = dlsym(RTLD_NEXT, #name);                                         \
-    if (!sym) {                                                                  \
+#define RESOLVE(name)                                                                             \
+  do {                                                                                            \
+    void *sym = dlsym(RTLD_NEXT, #name);                                                          \
+    if (!sym) {                                                                                   \
       fprintf(stderr, "rpctrace: preload: %s not found in the program (%s)\n", #name, dlerror()); \
-      abort();                                                                   \
-    }                                                                            \
-    memcpy(&preload_api.name, &sym, sizeof sym);                                 \
+      abort();                                                                                    \
+    }                                                                                             \
+    memcpy(&preload_api.name, &sym, sizeof sym);                                                  \
   } while (0);
 
 static void resolve(void) {
@@ -37,16 +37,16 @@ static void resolve(void) {
 
 /* Resolved at the first interposed call, not in a constructor: LD_PRELOAD
  * is inherited by every child process, most of which never call gRPC. */
-#define DEFINE_R(ret, name, params, args)                              \
-  __attribute__((visibility("default"))) ret name params;              \
-  ret name params {                                                    \
-    pthread_once(&resolve_once, resolve);                              \
-    return rpct__hook_##name args;                                     \
+#define DEFINE_R(ret, name, params, args)                 \
+  __attribute__((visibility("default"))) ret name params; \
+  ret name params {                                       \
+    pthread_once(&resolve_once, resolve);                 \
+    return rpct__hook_##name args;                        \
   }
-#define DEFINE_V(name, params, args)                                   \
-  __attribute__((visibility("default"))) void name params;             \
-  void name params {                                                   \
-    pthread_once(&resolve_once, resolve);                              \
-    rpct__hook_##name args;                                            \
+#define DEFINE_V(name, params, args)                       \
+  __attribute__((visibility("default"))) void name params; \
+  void name params {                                       \
+    pthread_once(&resolve_once, resolve);                  \
+    rpct__hook_##name args;                                \
   }
 RPCT__GRPC_FUNCTIONS(DEFINE_R, DEFINE_V)

@@ -18,16 +18,16 @@ static const rpct__grpc_api wrap_api = {RPCT__GRPC_FUNCTIONS(REAL_ENTRY_R, REAL_
  * constructor that ran first (the store is idempotent). */
 __attribute__((constructor)) static void wrap_install(void) { rpct__dispatch_set_api(&wrap_api); }
 
-#define WRAP_R(ret, name, params, args)  \
-  ret __wrap_##name params;              \
-  ret __wrap_##name params {             \
-    rpct__dispatch_set_api(&wrap_api);   \
-    return rpct__hook_##name args;       \
+#define WRAP_R(ret, name, params, args) \
+  ret __wrap_##name params;             \
+  ret __wrap_##name params {            \
+    rpct__dispatch_set_api(&wrap_api);  \
+    return rpct__hook_##name args;      \
   }
-#define WRAP_V(name, params, args)       \
-  void __wrap_##name params;             \
-  void __wrap_##name params {            \
-    rpct__dispatch_set_api(&wrap_api);   \
-    rpct__hook_##name args;              \
+#define WRAP_V(name, params, args)     \
+  void __wrap_##name params;           \
+  void __wrap_##name params {          \
+    rpct__dispatch_set_api(&wrap_api); \
+    rpct__hook_##name args;            \
   }
 RPCT__GRPC_FUNCTIONS(WRAP_R, WRAP_V)
