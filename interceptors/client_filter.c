@@ -112,11 +112,13 @@ static void record_request_metadata(const rpct__tracing_config *c, client_call *
   rpct_md md[64];
   size_t n = 0;
   for (size_t i = 0; i < w->n_app && n < RPCT__ARRAY_LEN(md); i++) {
-    grpc_slice k = w->app[i].key, v = w->app[i].value;
-    md[n++] = (rpct_md){.key = (const char *)GRPC_SLICE_START_PTR(k),
-                        .key_len = GRPC_SLICE_LENGTH(k),
-                        .value = (const char *)GRPC_SLICE_START_PTR(v),
-                        .value_len = GRPC_SLICE_LENGTH(v)};
+    /* Through pointers: a short slice keeps its bytes inline, so a copy's
+     * start pointer would point into this loop's stack frame. */
+    const grpc_slice *k = &w->app[i].key, *v = &w->app[i].value;
+    md[n++] = (rpct_md){.key = (const char *)GRPC_SLICE_START_PTR(*k),
+                        .key_len = GRPC_SLICE_LENGTH(*k),
+                        .value = (const char *)GRPC_SLICE_START_PTR(*v),
+                        .value_len = GRPC_SLICE_LENGTH(*v)};
   }
   rpct__tracing_record_metadata(&cd->span, &c->request_md, RPCT__REQUEST_MD_PREFIX, md, n);
 }

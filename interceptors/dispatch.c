@@ -78,6 +78,7 @@ typedef struct call_state {
   pthread_mutex_t lock;             /* serialises the filters' callbacks of this call */
   atomic_int app_refs;              /* references the application holds */
   bool sent_md, status_done, ended; /* under lock */
+  gpr_timespec deadline;            /* server: the call's deadline */
   uint32_t follow;                  /* bit i: filter i follows the call */
   void *fdata[MAX_FILTERS];
   const rpct_span_context *span_ctx; /* published by a filter's start */
@@ -122,6 +123,14 @@ static void finish(call_state *cs, int code, const char *msg) {
   pthread_mutex_unlock(&cs->lock);
 }
 
+/* Why a server call was cancelled: core reports both a client's cancel and
+ * an expired deadline as "cancelled"; the deadline tells them apart. */
+static grpc_status_code server_cancel_code(const call_state *cs) {
+  if (cs->deadline.clock_type == GPR_TIMESPAN) return GRPC_STATUS_CANCELLED; /* unknown */
+  gpr_timespec now = gpr_now(cs->deadline.clock_type);
+  return gpr_time_cmp(now, cs->deadline) >= 0 ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED;
+}
+
 /* The events a completed batch carries, in the order of the application's
  * ops (a server reads the request before it replies, a client sends first),
  * then the status. */
@@ -162,15 +171,17 @@ static void batch_events_locked(call_state *cs, const pending_op *op, bool succe
       st.message_len = GRPC_SLICE_LENGTH(*op->recv_details);
     }
   } else if (op->bits & B_SEND_STATUS) {
-    st.code = success ? (int)op->sent_status : GRPC_STATUS_CANCELLED;
+    st.code = success ? (int)op->sent_status : (int)server_cancel_code(cs);
     st.message = success ? op->sent_details : "status not sent: the call was cancelled";
   } else if ((op->bits & B_RECV_CLOSE) && op->recv_cancelled && *op->recv_cancelled) {
-    st.code = GRPC_STATUS_CANCELLED;
-    st.message = "cancelled";
+    st.code = (int)server_cancel_code(cs);
+    st.message = st.code == GRPC_STATUS_DEADLINE_EXCEEDED ? "deadline exceeded" : "cancelled";
   } else {
     return;
   }
-  if (!st.message_len && st.message) st.message_len = strlen(st.message);
+  /* Received details are a slice (length set above, not NUL-terminated);
+   * the other messages are C strings. */
+  if (!(op->bits & B_RECV_STATUS) && st.message) st.message_len = strlen(st.message);
   finish_locked(cs, &st);
 }
 
@@ -408,6 +419,9 @@ static void server_call_arrived(const pending_op *op, bool success) {
     info.authority_len = GRPC_SLICE_LENGTH(op->details->host);
   }
   info.method = cs->method;
+  cs->deadline = op->details ? op->details->deadline
+                 : op->deadline ? *op->deadline
+                                : gpr_inf_future(GPR_TIMESPAN); /* TIMESPAN: not known */
   info.n_metadata = md_view(op->request_md, md);
   info.metadata = md;
   start_call(cs, &info);

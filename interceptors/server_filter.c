@@ -140,6 +140,7 @@ static int server_start(void *call_data, rpct_call_info *info) {
     if (info->authority && rpct__tracing_parse_hostport(info->authority, info->authority_len, &hp))
       rpct__tracing_set_server(&cd->span, &hp);
     rpct__tracing_record_metadata(&cd->span, &c->request_md, RPCT__REQUEST_MD_PREFIX, md, n);
+    if (info->call) rpct__tracing_record_peer(&cd->span, info->call);
   }
   cd->call = info->call;
   if (rpct__tracing_propagator_on(c, RPCT__PROP_BAGGAGE)) keep_baggage(cd, md, n, info);
@@ -159,7 +160,8 @@ static void server_message_received(void *call_data, size_t bytes) {
 
 static void server_status(void *call_data, const rpct_call_status *st) {
   server_call *cd = call_data;
-  rpct__tracing_record_status(&rpct__tracing, &cd->span, RPCT_SIDE_SERVER, cd->call, st);
+  /* The peer was recorded at start (NULL: not again). */
+  rpct__tracing_record_status(&rpct__tracing, &cd->span, RPCT_SIDE_SERVER, NULL, st);
 }
 
 static void server_end(void *call_data) {

@@ -68,35 +68,37 @@ call_state *rpct__call_lookup(const grpc_call *c) {
 
 static op_slot ops_table[OP_TABLE_SIZE];
 
+/* Claim slot `s` if it is free. */
+static bool slot_claim(op_slot *s) {
+  int st = atomic_load_explicit(&s->state, memory_order_relaxed);
+  return (st == SLOT_EMPTY || st == SLOT_TOMB) &&
+         atomic_compare_exchange_strong(&s->state, &st, SLOT_BUSY);
+}
+
 /* A slot for a callback queue's op: found again through its functor, never
- * by key, so any free slot will do. */
+ * by tag, so any free slot will do (it stays BUSY, invisible to lookups). */
 op_slot *rpct__op_reserve(void) {
   static atomic_uint next;
   size_t h = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
   for (size_t i = 0; i < MAX_PROBE; i++) {
     op_slot *s = &ops_table[(h * 7919 + i) & (OP_TABLE_SIZE - 1)];
-    uintptr_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
-    if ((k == KEY_EMPTY || k == KEY_TOMB) && atomic_compare_exchange_strong(&s->key, &k, KEY_BUSY))
-      return s;
+    if (slot_claim(s)) return s;
   }
   atomic_fetch_add_explicit(&ops_untraced_full, 1, memory_order_relaxed);
   return NULL;
 }
 
 /* Publish `op` under (op->cq, tag) for next/pluck queues, probing from the
- * pair's hash so op_take finds it within MAX_PROBE slots. */
+ * pair's hash so rpct__op_take finds it within MAX_PROBE slots. */
 op_slot *rpct__op_publish(void *tag, const pending_op *op) {
-  if ((uintptr_t)tag <= KEY_TOMB) return NULL; /* collides with the markers */
   size_t h = hash_ptr((uintptr_t)tag, (uintptr_t)op->cq);
   for (size_t i = 0; i < MAX_PROBE; i++) {
     op_slot *s = &ops_table[(h + i) & (OP_TABLE_SIZE - 1)];
-    uintptr_t k = atomic_load_explicit(&s->key, memory_order_relaxed);
-    if ((k == KEY_EMPTY || k == KEY_TOMB) &&
-        atomic_compare_exchange_strong(&s->key, &k, KEY_BUSY)) {
-      s->op = *op;
-      atomic_store_explicit(&s->key, (uintptr_t)tag, memory_order_release);
-      return s;
-    }
+    if (!slot_claim(s)) continue;
+    s->tag = tag;
+    s->op = *op;
+    atomic_store_explicit(&s->state, SLOT_FULL, memory_order_release);
+    return s;
   }
   atomic_fetch_add_explicit(&ops_untraced_full, 1, memory_order_relaxed);
   return NULL;
@@ -104,21 +106,20 @@ op_slot *rpct__op_publish(void *tag, const pending_op *op) {
 
 /* Take the op published under (cq, tag), if any, into *out. */
 bool rpct__op_take(grpc_completion_queue *cq, void *tag, pending_op *out) {
-  if ((uintptr_t)tag <= KEY_TOMB) return false;
   size_t h = hash_ptr((uintptr_t)tag, (uintptr_t)cq);
   for (size_t i = 0; i < MAX_PROBE; i++) {
     op_slot *s = &ops_table[(h + i) & (OP_TABLE_SIZE - 1)];
-    uintptr_t k = atomic_load_explicit(&s->key, memory_order_acquire);
-    if (k == KEY_EMPTY) return false;
-    if (k != (uintptr_t)tag || s->op.cq != cq) continue;
+    int st = atomic_load_explicit(&s->state, memory_order_acquire);
+    if (st == SLOT_EMPTY) return false;
+    if (st != SLOT_FULL || s->tag != tag || s->op.cq != cq) continue;
     *out = s->op;
-    if (atomic_compare_exchange_strong(&s->key, &k, KEY_TOMB)) return true;
+    if (atomic_compare_exchange_strong(&s->state, &st, SLOT_TOMB)) return true;
   }
   return false;
 }
 
 void rpct__op_release(op_slot *s) {
-  atomic_store_explicit(&s->key, KEY_TOMB, memory_order_release);
+  atomic_store_explicit(&s->state, SLOT_TOMB, memory_order_release);
 }
 
 /* ---- callback completion queues ---- */

@@ -66,13 +66,19 @@ typedef struct pending_op {
   grpc_call_details *details;
   grpc_metadata_array *request_md;
   grpc_completion_queue *cq_bound;
-  const char *reg_method; /* registered: the method path */
+  const char *reg_method;   /* registered: the method path */
+  gpr_timespec *deadline;   /* registered: where core writes the deadline */
   /* Callback queues: the application's functor, run after ours. */
   grpc_completion_queue_functor *app_functor;
 } pending_op;
 
+/* Op slot states: any tag value is valid (gRPC examples use small
+ * integers), so the state is kept apart from it. */
+enum { SLOT_EMPTY = 0, SLOT_BUSY = 1, SLOT_FULL = 2, SLOT_TOMB = 3 };
+
 typedef struct op_slot {
-  _Atomic uintptr_t key;                 /* the application's tag */
+  _Atomic int state;
+  void *tag;                             /* the application's, when FULL */
   grpc_completion_queue_functor wrapper; /* callback queues: core's tag */
   pending_op op;
 } op_slot;

@@ -151,6 +151,11 @@ const char *rpct__tracing_status_name(int code);
 void rpct__tracing_record_status(const rpct__tracing_config *c, rpct_span *span, unsigned side,
                                  struct grpc_call *call, const rpct_call_status *st);
 
+/* network.peer.address/port of `call` (gRPC core's peer string). A server
+ * records it when the call starts: after a cancellation core reports
+ * "unknown". */
+void rpct__tracing_record_peer(rpct_span *span, struct grpc_call *call);
+
 /* ---- message events and metadata ---- */
 
 /* A "message" event (or A72 "Outbound message"/"Inbound message") for the

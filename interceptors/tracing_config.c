@@ -541,7 +541,7 @@ static bool server_error(int code) {
   }
 }
 
-static void record_peer(rpct_span *span, struct grpc_call *call) {
+void rpct__tracing_record_peer(rpct_span *span, struct grpc_call *call) {
   /* The one allocation of a traced call: gRPC core only hands the peer out
    * as a gpr_malloc'd string. */
   char *peer = grpc_call_get_peer(call);
@@ -566,7 +566,7 @@ void rpct__tracing_record_status(const rpct__tracing_config *c, rpct_span *span,
     rpct_span_set_str(span, "rpc.response.status_code", name);
     if (error) rpct_span_set_str(span, "error.type", name);
   }
-  if (call) record_peer(span, call);
+  if (call) rpct__tracing_record_peer(span, call);
   if (!error) return; /* OK and non-errors leave the status UNSET */
   /* Last, so a long message cannot crowd the attributes out of the record. */
   char msg[1024];

@@ -1,7 +1,7 @@
 /*
  * A gRPC core C test harness for the filter tests: a multi-threaded test
  * server and synchronous client helpers, on the public gRPC core API alone
- * (no rpctrace header is included here or in harness.c), so the same code
+ * (no rpctrace header is included here or in harness_*.c), so the same code
  * runs in an untraced program, in one linked with rpctrace::wrap, and in one
  * traced through LD_PRELOAD.
  *
@@ -59,6 +59,11 @@ typedef struct th_server_options {
   int threads;  /* serving threads, each with its own queue (default 2) */
   int requests; /* calls requested ahead per thread (default 4) */
   bool no_log;  /* do not log calls (load tests) */
+  /* Register /test.Echo/Unary (grpc_server_register_method, no payload
+   * handling) and accept its calls with grpc_server_request_registered_call,
+   * as the C++ server does; other methods still come through
+   * grpc_server_request_call. */
+  bool registered_unary;
 } th_server_options;
 
 /* A call as the server saw it. Header values are the first value received
@@ -82,7 +87,9 @@ typedef struct th_served {
 int th_server_start(th_server **out, const th_server_options *o);
 int th_server_port(const th_server *s);
 /* Shut down (grpc_server_shutdown_and_notify, then cancel every call in
- * progress), join every thread, free everything, grpc_shutdown. NULL ok. */
+ * progress) and join every thread; the log stays readable. Idempotent. */
+void th_server_shutdown(th_server *s);
+/* th_server_shutdown, then free everything and grpc_shutdown. NULL ok. */
 void th_server_stop(th_server *s);
 /* Copy the last logged call whose x-test-id is `test_id` into `out`;
  * returns how many were logged with that id. */
@@ -145,9 +152,15 @@ int th_server_stream(grpc_channel *ch, const char *method, const char *request,
  * status. */
 int th_bidi(grpc_channel *ch, const char *method, const char *const *msgs, size_t n,
             const th_call_opts *o, th_result *out);
-/* Send one message, read its echo, grpc_call_cancel, read the status. */
-int th_bidi_cancel(grpc_channel *ch, const char *method, const char *msg, const th_call_opts *o,
-                   th_result *out);
+/* Send one message, read its echo, cancel, read the status. `code` 0:
+ * grpc_call_cancel; else grpc_call_cancel_with_status(code, `details`). */
+int th_bidi_cancel(grpc_channel *ch, const char *method, const char *msg, int code,
+                   const char *details, const th_call_opts *o, th_result *out);
+/* Send `request` and half-close, wait for the server's initial metadata
+ * (the server has accepted the call), then release the call with
+ * grpc_call_unref without ever asking for its status. out->status is -1. */
+int th_abandon(grpc_channel *ch, const char *method, const char *request, const th_call_opts *o,
+               th_result *out);
 
 /* A monotonic clock in milliseconds. */
 long long th_now_ms(void);

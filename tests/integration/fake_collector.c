@@ -26,27 +26,8 @@
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "rpctrace/rpc_status.pb-c.h"
 
-/*
- * Under ThreadSanitizer: Debian's gRPC core and abseil are not instrumented,
- * so TSan sees the memcpy/epoll calls they make but none of the locking
- * (abseil's futex-based mutexes) that orders them, and reports races inside
- * gRPC that are not there. Ignore interceptor calls made from
- * uninstrumented libraries; everything compiled here is still checked.
- * TSAN_OPTIONS given at run time still apply on top of this.
- */
-#if defined(__SANITIZE_THREAD__)
-#define FC_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define FC_TSAN 1
-#endif
-#endif
-#ifdef FC_TSAN
-__attribute__((visibility("default"))) const char *__tsan_default_options(void);
-__attribute__((visibility("default"))) const char *__tsan_default_options(void) {
-  return "ignore_noninstrumented_modules=1";
-}
-#endif
+/* Under ThreadSanitizer, tests/tsan_options.c (linked into every test
+ * program) tells TSan to ignore uninstrumented gRPC internals. */
 
 /* Completion queue tags (never 0). */
 enum { TAG_REQUEST = 1, TAG_RECV, TAG_SEND, TAG_SHUTDOWN };
