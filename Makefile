@@ -4,14 +4,16 @@
 #   make bootstrap   install missing Debian packages (scripts/bootstrap.sh)
 #   make build       configure and build $(BUILD) (RelWithDebInfo)
 #   make npm         install the interop tests' pinned npm packages (scripts/npm-install.sh)
-#   make test        build and test $(BUILD), then the ASan+UBSan tree $(ASAN_BUILD)
+#   make test        build and test $(BUILD), then the ASan+UBSan tree $(ASAN_BUILD),
+#                    then the ThreadSanitizer tree $(TSAN_BUILD)
 #   make demo        build and run examples/hello_trace
-#   make clean       remove both build trees
+#   make clean       remove the build trees
 #
 # Override on the command line, e.g. `make test BUILD=/tmp/b JOBS=8`.
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 
 # The sanitizer run: leaks and any UBSan report fail the test that caused them.
@@ -41,10 +43,13 @@ test: build npm
 	cmake -S . -B $(ASAN_BUILD) -DRPCT_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	$(SANITIZER_ENV) ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
+	cmake -S . -B $(TSAN_BUILD) -DRPCT_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(TSAN_BUILD) -j$(JOBS)
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_BUILD) --output-on-failure -j$(JOBS)
 	@echo "make test: all suites passed"
 
 demo: build
 	$(BUILD)/examples/hello_trace
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
