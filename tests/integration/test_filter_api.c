@@ -15,6 +15,7 @@
 #include <grpc/grpc_security.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "test_util.h"
 
@@ -217,6 +218,94 @@ static int unary(int port, const char *method) {
   return (int)status;
 }
 
+/* A functor tag for callback completion queues: signals when run. */
+typedef struct done_functor {
+  grpc_completion_queue_functor base; /* first: core hands this pointer back */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  int runs, ok;
+} done_functor;
+
+static void done_run(grpc_completion_queue_functor *f, int ok) {
+  done_functor *d = (done_functor *)f;
+  pthread_mutex_lock(&d->lock);
+  d->runs++;
+  d->ok = ok;
+  pthread_cond_signal(&d->cond);
+  pthread_mutex_unlock(&d->lock);
+}
+
+static void done_init(done_functor *d) {
+  memset(d, 0, sizeof *d);
+  d->base.functor_run = done_run;
+  pthread_mutex_init(&d->lock, NULL);
+  pthread_cond_init(&d->cond, NULL);
+}
+
+static bool done_wait(done_functor *d) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 5;
+  pthread_mutex_lock(&d->lock);
+  while (d->runs == 0 && pthread_cond_timedwait(&d->cond, &d->lock, &until) == 0) {
+  }
+  bool ran = d->runs == 1;
+  pthread_mutex_unlock(&d->lock);
+  return ran;
+}
+
+/* One unary call on a callback completion queue; its status code. */
+static int unary_callback(int port, const char *method, int *functor_runs) {
+  char target[64];
+  snprintf(target, sizeof target, "127.0.0.1:%d", port);
+  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+  grpc_channel *ch = grpc_channel_create(target, creds, NULL);
+  grpc_channel_credentials_release(creds);
+  done_functor shutdown_done, batch_done;
+  done_init(&shutdown_done);
+  done_init(&batch_done);
+  grpc_completion_queue *cq = grpc_completion_queue_create_for_callback(&shutdown_done.base, NULL);
+  grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                             grpc_slice_from_static_string(method), NULL,
+                                             in_ms(5000), NULL);
+  grpc_slice ping = grpc_slice_from_static_string("ping!");
+  grpc_byte_buffer *req = grpc_raw_byte_buffer_create(&ping, 1);
+  grpc_byte_buffer *resp = NULL;
+  grpc_metadata_array initial, trailing;
+  grpc_metadata_array_init(&initial);
+  grpc_metadata_array_init(&trailing);
+  grpc_status_code status = GRPC_STATUS_OK;
+  grpc_slice details = grpc_empty_slice();
+  grpc_op ops[6];
+  memset(ops, 0, sizeof ops);
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = req;
+  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+  ops[4].op = GRPC_OP_RECV_MESSAGE;
+  ops[4].data.recv_message.recv_message = &resp;
+  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  ops[5].data.recv_status_on_client.status = &status;
+  ops[5].data.recv_status_on_client.status_details = &details;
+  ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+  if (grpc_call_start_batch(call, ops, 6, &batch_done.base, NULL) == GRPC_CALL_OK)
+    done_wait(&batch_done);
+  *functor_runs = batch_done.runs;
+  grpc_byte_buffer_destroy(req);
+  if (resp) grpc_byte_buffer_destroy(resp);
+  grpc_slice_unref(details);
+  grpc_metadata_array_destroy(&initial);
+  grpc_metadata_array_destroy(&trailing);
+  grpc_call_unref(call);
+  grpc_completion_queue_shutdown(cq);
+  done_wait(&shutdown_done);
+  grpc_completion_queue_destroy(cq);
+  grpc_channel_destroy(ch);
+  return (int)status;
+}
+
 static tu_tracer T;
 
 static int setup_group(void **state) {
@@ -312,6 +401,24 @@ static void test_skipped_call_gets_no_more_events(void **state) {
   rpct_memory_exporter_clear(T.memory);
 }
 
+static void test_callback_queue_call_is_traced_and_app_functor_runs_once(void **state) {
+  (void)state;
+  rpct_memory_exporter_clear(T.memory);
+  server s = {0};
+  server_start(&s);
+  n_logged = 0;
+  int runs = 0;
+  assert_int_equal(unary_callback(s.port, "/test.Api/Callback", &runs), GRPC_STATUS_NOT_FOUND);
+  server_stop(&s);
+  assert_int_equal(runs, 1); /* the application's functor, once, after ours */
+  assert_true(index_of("C start /test.Api/Callback") >= 0);
+  assert_true(index_of("C recv 4") >= 0);
+  assert_true(index_of("C status 5 no such thing") >= 0);
+  assert_true(index_of("C end") >= 0);
+  assert_int_equal(rpct_memory_exporter_count(T.memory), 2);
+  rpct_memory_exporter_clear(T.memory);
+}
+
 static void test_register_after_calls_is_refused(void **state) {
   (void)state;
   assert_int_equal(rpct_filter_register(&recorder), RPCT_ERR_STATE);
@@ -322,6 +429,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_user_filter_sees_each_event_once_in_order),
       cmocka_unit_test(test_skipped_call_gets_no_more_events),
+      cmocka_unit_test(test_callback_queue_call_is_traced_and_app_functor_runs_once),
       cmocka_unit_test(test_register_after_calls_is_refused),
   };
   return cmocka_run_group_tests(tests, setup_group, teardown_group);
