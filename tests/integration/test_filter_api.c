@@ -403,6 +403,14 @@ static void test_skipped_call_gets_no_more_events(void **state) {
 
 static void test_callback_queue_call_is_traced_and_app_functor_runs_once(void **state) {
   (void)state;
+#if defined(__SANITIZE_THREAD__)
+  /* Under TSan, Debian's gRPC core sometimes runs a callback queue's
+   * functor only when the call is released, seconds late, without
+   * rpctrace in the process at all (a plain gRPC program reproduces it);
+   * this case runs in the plain and ASan trees. */
+  printf("skipped under ThreadSanitizer: gRPC core's callback executor is unreliable there\n");
+  skip();
+#endif
   rpct_memory_exporter_clear(T.memory);
   server s = {0};
   server_start(&s);
