@@ -6,7 +6,7 @@
 #   make npm         install the interop tests' pinned npm packages (scripts/npm-install.sh)
 #   make test        build and test $(BUILD), then the ASan+UBSan tree $(ASAN_BUILD),
 #                    then the ThreadSanitizer tree $(TSAN_BUILD)
-#   make demo        build and run examples/hello_trace
+#   make demo        build, then run the multi-service demo (scripts/demo.sh) and print its traces
 #   make clean       remove the build trees
 #
 # Override on the command line, e.g. `make test BUILD=/tmp/b JOBS=8`.
@@ -49,7 +49,7 @@ test: build npm
 	@echo "make test: all suites passed"
 
 demo: build
-	$(BUILD)/examples/hello_trace
+	bash scripts/demo.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

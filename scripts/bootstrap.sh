@@ -6,7 +6,9 @@
 # To add a dependency, add it to RPCT_PACKAGES below.
 set -euo pipefail
 
-RPCT_PACKAGES="build-essential cmake pkg-config git libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev valgrind"
+# chromium and fonts-dejavu-core: tests/browser renders `rpctrace html`'s page
+# headless and takes the README's screenshot (docs/waterfall.png).
+RPCT_PACKAGES="build-essential cmake pkg-config git libgrpc-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev valgrind chromium fonts-dejavu-core"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "bootstrap: dpkg-query not found; this script supports Debian (bookworm) only." >&2

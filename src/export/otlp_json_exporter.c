@@ -18,16 +18,12 @@
  * - A link's flags are its W3C trace flags alone: the record does not keep
  *   whether the linked context was remote, and OTLP says to leave bits 8 and
  *   9 clear ("unknown") rather than claim "not remote".
- * - Doubles use the shortest of %.15g/%.16g/%.17g that reads back exactly,
- *   so 0.1 is written 0.1; NaN and the infinities as the protobuf JSON
- *   strings "NaN", "Infinity", "-Infinity".
- * - Strings are checked as UTF-8: each ill-formed sequence (the longest
- *   prefix of a valid one, or else one byte) becomes U+FFFD, so no input
- *   makes the line invalid JSON.
+ * - Numbers, strings (UTF-8 checked, ill-formed sequences as U+FFFD) and
+ *   ids are written by json_writer.c, whose choices are listed there; the
+ *   `rpctrace collect` command writes through it too, so its lines match
+ *   ours byte for byte.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +31,7 @@
 
 #include "exporter_internal.h"
 #include "internal.h"
+#include "json_writer.h"
 
 #define DEFAULT_PATH "rpctrace-traces.jsonl"
 #define PATH_ENV "RPCTRACE_OTLP_FILE_PATH"
@@ -59,216 +56,20 @@ typedef struct json_exporter {
   FILE *stream; /* owned when `path` is set (closed in shutdown), else borrowed */
   bool shut_down;
   bool write_failed_reported; /* a write error was reported through diag */
-  char *buf;                  /* the line being built */
-  size_t len, cap;
-  bool oom; /* growing `buf` failed: the line is abandoned */
+  rpct__json_buf line;        /* the line being built (json_writer.h) */
 } json_exporter;
 
 static const rpct_allocator *jx_alloc(const json_exporter *j) {
   return j->has_alloc ? &j->alloc : NULL;
 }
 
-/* ---- the line buffer ---- */
-
-/* Room for `more` bytes after `len`. The allocator has no realloc: growing
- * allocates anew and copies. On failure the line is marked abandoned and
- * every later put is a no-op. */
-static bool reserve(json_exporter *j, size_t more) {
-  if (j->oom) return false;
-  if (more <= j->cap - j->len) return true;
-  if (more > SIZE_MAX / 2 - j->len) {
-    j->oom = true;
-    return false;
-  }
-  size_t need = j->len + more;
-  size_t cap = j->cap ? j->cap : BUF_INITIAL;
-  while (cap < need) cap *= 2;
-  char *buf = rpct__alloc(jx_alloc(j), cap);
-  if (!buf) {
-    j->oom = true;
-    return false;
-  }
-  if (j->len) memcpy(buf, j->buf, j->len);
-  rpct__free(jx_alloc(j), j->buf);
-  j->buf = buf;
-  j->cap = cap;
-  return true;
-}
-
-static void put(json_exporter *j, const char *s, size_t n) {
-  if (n == 0 || !reserve(j, n)) return;
-  memcpy(j->buf + j->len, s, n);
-  j->len += n;
-}
-
-#define PUT_LIT(j, lit) put((j), (lit), sizeof(lit) - 1)
-
-static void put_char(json_exporter *j, char c) { put(j, &c, 1); }
-
-/* `"name":`, preceded by a comma unless it is the object's first member.
- * Names are the fixed OTLP field names: they need no escaping. */
-static void put_key(json_exporter *j, bool *first, const char *name) {
-  if (!*first) put_char(j, ',');
-  *first = false;
-  put_char(j, '"');
-  put(j, name, strlen(name));
-  PUT_LIT(j, "\":");
-}
-
-static void put_u32(json_exporter *j, uint32_t v) {
-  char tmp[16];
-  int n = snprintf(tmp, sizeof tmp, "%" PRIu32, v);
-  put(j, tmp, (size_t)n);
-}
-
-/* 64-bit integers are JSON strings in the protobuf mapping: JSON readers
- * that hold numbers as doubles would round them. */
-static void put_u64_str(json_exporter *j, uint64_t v) {
-  char tmp[24];
-  int n = snprintf(tmp, sizeof tmp, "\"%" PRIu64 "\"", v);
-  put(j, tmp, (size_t)n);
-}
-
-static void put_i64_str(json_exporter *j, int64_t v) {
-  char tmp[24];
-  int n = snprintf(tmp, sizeof tmp, "\"%" PRId64 "\"", v);
-  put(j, tmp, (size_t)n);
-}
-
-static void put_double(json_exporter *j, double v) {
-  if (isnan(v)) {
-    PUT_LIT(j, "\"NaN\"");
-    return;
-  }
-  if (isinf(v)) {
-    if (v > 0)
-      PUT_LIT(j, "\"Infinity\"");
-    else
-      PUT_LIT(j, "\"-Infinity\"");
-    return;
-  }
-  char tmp[40];
-  int n = 0;
-  for (int prec = 15; prec <= 17; prec++) {
-    n = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-    if (prec == 17 || strtod(tmp, NULL) == v) break;
-  }
-  /* printf follows LC_NUMERIC, whose decimal point may be "," or several
-   * bytes: write every run of other characters as the JSON '.'. */
-  char num[40];
-  size_t o = 0;
-  for (int i = 0; i < n; i++) {
-    char c = tmp[i];
-    if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == 'e') {
-      num[o++] = c;
-    } else if (o == 0 || num[o - 1] != '.') {
-      num[o++] = '.';
-    }
-  }
-  put(j, num, o);
-}
-
-static void put_hex(json_exporter *j, const uint8_t *bytes, size_t n) {
-  char hex[2 * 16];
-  rpct__hex_encode(bytes, n, hex);
-  put_char(j, '"');
-  put(j, hex, 2 * n);
-  put_char(j, '"');
-}
-
-/* Length of the well-formed UTF-8 sequence at s[0..n) (n > 0, s[0] >= 0x80),
- * or 0 when it is ill-formed; then *skip is the length of its longest
- * well-formed prefix, at least 1 (Unicode's "maximal subpart"). */
-static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *skip) {
-  unsigned char c = s[0];
-  size_t need;
-  unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-  if (c >= 0xC2 && c <= 0xDF) {
-    need = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 3;
-    if (c == 0xE0) lo = 0xA0; /* no overlong forms */
-    if (c == 0xED) hi = 0x9F; /* no surrogates */
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 4;
-    if (c == 0xF0) lo = 0x90; /* no overlong forms */
-    if (c == 0xF4) hi = 0x8F; /* nothing above U+10FFFF */
-  } else {
-    *skip = 1;
-    return 0;
-  }
-  size_t k = 1;
-  while (k < need && k < n) {
-    unsigned char b = s[k];
-    bool ok = k == 1 ? b >= lo && b <= hi : b >= 0x80 && b <= 0xBF;
-    if (!ok) break;
-    k++;
-  }
-  if (k == need) return need;
-  *skip = k;
-  return 0;
-}
-
-/* `s[0..n)` as a JSON string (RFC 8259). */
-static void put_str(json_exporter *j, const char *s, size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  const unsigned char *u = (const unsigned char *)s;
-  put_char(j, '"');
-  size_t i = 0;
-  while (i < n && !j->oom) {
-    /* Copy the longest run that needs no attention in one go. */
-    size_t run = i;
-    while (run < n && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' && u[run] != '\\') run++;
-    put(j, s + i, run - i);
-    i = run;
-    if (i == n) break;
-    unsigned char c = u[i];
-    if (c >= 0x80) {
-      size_t skip;
-      size_t len = utf8_sequence(u + i, n - i, &skip);
-      if (len) {
-        put(j, s + i, len);
-        i += len;
-      } else {
-        PUT_LIT(j, "\\ufffd");
-        i += skip;
-      }
-      continue;
-    }
-    char esc[6] = {'\\', (char)c};
-    size_t esc_len = 2;
-    switch (c) {
-      case '"':
-      case '\\': break; /* esc already holds the backslash and the character */
-      case '\b': esc[1] = 'b'; break;
-      case '\f': esc[1] = 'f'; break;
-      case '\n': esc[1] = 'n'; break;
-      case '\r': esc[1] = 'r'; break;
-      case '\t': esc[1] = 't'; break;
-      default:
-        esc[1] = 'u';
-        esc[2] = '0';
-        esc[3] = '0';
-        esc[4] = digits[c >> 4];
-        esc[5] = digits[c & 0xF];
-        esc_len = 6;
-        break;
-    }
-    put(j, esc, esc_len);
-    i++;
-  }
-  put_char(j, '"');
-}
-
-static void put_cstr(json_exporter *j, const char *s) { put_str(j, s, strlen(s)); }
-
 /* A string of the record; empty when its offsets are out of bounds (a
  * hand-made record), so a bad record cannot make us read past it. */
-static void put_record_str(json_exporter *j, const rpct_span_data *d, rpct_str s) {
+static void put_record_str(rpct__json_buf *b, const rpct_span_data *d, rpct_str s) {
   if ((size_t)s.off + s.len > sizeof d->strings)
-    put_str(j, "", 0);
+    rpct__json_str(b, "", 0);
   else
-    put_str(j, d->strings + s.off, s.len);
+    rpct__json_str(b, d->strings + s.off, s.len);
 }
 
 /* ---- OTLP messages ---- */
@@ -292,238 +93,238 @@ static size_t link_count(const rpct_span_data *d) {
 
 /* AnyValue. A set oneof member is written even when it holds its type's
  * default (an empty string, 0, false). An unknown type: an empty AnyValue. */
-static void put_any_value(json_exporter *j, const rpct_span_data *d, const rpct_span_attr *a) {
+static void put_any_value(rpct__json_buf *b, const rpct_span_data *d, const rpct_span_attr *a) {
   switch (a->type) {
     case RPCT_VALUE_STRING:
-      PUT_LIT(j, "{\"stringValue\":");
-      put_record_str(j, d, a->v.s);
+      RPCT__JSON_LIT(b, "{\"stringValue\":");
+      put_record_str(b, d, a->v.s);
       break;
     case RPCT_VALUE_BOOL:
       if (a->v.b)
-        PUT_LIT(j, "{\"boolValue\":true");
+        RPCT__JSON_LIT(b, "{\"boolValue\":true");
       else
-        PUT_LIT(j, "{\"boolValue\":false");
+        RPCT__JSON_LIT(b, "{\"boolValue\":false");
       break;
     case RPCT_VALUE_INT:
-      PUT_LIT(j, "{\"intValue\":");
-      put_i64_str(j, a->v.i);
+      RPCT__JSON_LIT(b, "{\"intValue\":");
+      rpct__json_i64_str(b, a->v.i);
       break;
     case RPCT_VALUE_DOUBLE:
-      PUT_LIT(j, "{\"doubleValue\":");
-      put_double(j, a->v.d);
+      RPCT__JSON_LIT(b, "{\"doubleValue\":");
+      rpct__json_double(b, a->v.d);
       break;
-    default: put_char(j, '{'); break;
+    default: rpct__json_char(b, '{'); break;
   }
-  put_char(j, '}');
+  rpct__json_char(b, '}');
 }
 
 /* "attributes":[KeyValue...] of the attributes with owner `owner`, if any. */
-static void put_attributes(json_exporter *j, bool *first, const rpct_span_data *d, uint8_t owner) {
+static void put_attributes(rpct__json_buf *b, bool *first, const rpct_span_data *d, uint8_t owner) {
   size_t n = attr_count(d);
   bool any = false;
   for (size_t i = 0; i < n; i++) {
     const rpct_span_attr *a = &d->attrs[i];
     if (a->owner != owner) continue;
     if (!any) {
-      put_key(j, first, "attributes");
-      put_char(j, '[');
+      rpct__json_key(b, first, "attributes");
+      rpct__json_char(b, '[');
     } else {
-      put_char(j, ',');
+      rpct__json_char(b, ',');
     }
     any = true;
-    PUT_LIT(j, "{\"key\":");
-    put_record_str(j, d, a->key);
-    PUT_LIT(j, ",\"value\":");
-    put_any_value(j, d, a);
-    put_char(j, '}');
+    RPCT__JSON_LIT(b, "{\"key\":");
+    put_record_str(b, d, a->key);
+    RPCT__JSON_LIT(b, ",\"value\":");
+    put_any_value(b, d, a);
+    rpct__json_char(b, '}');
   }
-  if (any) put_char(j, ']');
+  if (any) rpct__json_char(b, ']');
 }
 
-static void put_uint_field(json_exporter *j, bool *first, const char *name, uint32_t v) {
+static void put_uint_field(rpct__json_buf *b, bool *first, const char *name, uint32_t v) {
   if (v == 0) return;
-  put_key(j, first, name);
-  put_u32(j, v);
+  rpct__json_key(b, first, name);
+  rpct__json_u32(b, v);
 }
 
-static void put_events(json_exporter *j, bool *first, const rpct_span_data *d) {
+static void put_events(rpct__json_buf *b, bool *first, const rpct_span_data *d) {
   size_t n = event_count(d);
   if (n == 0) return;
-  put_key(j, first, "events");
-  put_char(j, '[');
+  rpct__json_key(b, first, "events");
+  rpct__json_char(b, '[');
   for (size_t i = 0; i < n; i++) {
     const rpct_span_event *ev = &d->events[i];
     bool f = true;
-    if (i) put_char(j, ',');
-    put_char(j, '{');
+    if (i) rpct__json_char(b, ',');
+    rpct__json_char(b, '{');
     if (ev->time_unix_ns) {
-      put_key(j, &f, "timeUnixNano");
-      put_u64_str(j, ev->time_unix_ns);
+      rpct__json_key(b, &f, "timeUnixNano");
+      rpct__json_u64_str(b, ev->time_unix_ns);
     }
     if (ev->name.len) {
-      put_key(j, &f, "name");
-      put_record_str(j, d, ev->name);
+      rpct__json_key(b, &f, "name");
+      put_record_str(b, d, ev->name);
     }
-    put_attributes(j, &f, d, RPCT_ATTR_OWNER_EVENT(i));
-    put_uint_field(j, &f, "droppedAttributesCount", ev->dropped_attributes);
-    put_char(j, '}');
+    put_attributes(b, &f, d, RPCT_ATTR_OWNER_EVENT(i));
+    put_uint_field(b, &f, "droppedAttributesCount", ev->dropped_attributes);
+    rpct__json_char(b, '}');
   }
-  put_char(j, ']');
+  rpct__json_char(b, ']');
 }
 
-static void put_links(json_exporter *j, bool *first, const rpct_span_data *d) {
+static void put_links(rpct__json_buf *b, bool *first, const rpct_span_data *d) {
   size_t n = link_count(d);
   if (n == 0) return;
-  put_key(j, first, "links");
-  put_char(j, '[');
+  rpct__json_key(b, first, "links");
+  rpct__json_char(b, '[');
   for (size_t i = 0; i < n; i++) {
     const rpct_span_link *l = &d->links[i];
     bool f = true;
-    if (i) put_char(j, ',');
-    put_char(j, '{');
-    put_key(j, &f, "traceId");
-    put_hex(j, l->trace_id.bytes, sizeof l->trace_id.bytes);
-    put_key(j, &f, "spanId");
-    put_hex(j, l->span_id.bytes, sizeof l->span_id.bytes);
+    if (i) rpct__json_char(b, ',');
+    rpct__json_char(b, '{');
+    rpct__json_key(b, &f, "traceId");
+    rpct__json_hex(b, l->trace_id.bytes, sizeof l->trace_id.bytes);
+    rpct__json_key(b, &f, "spanId");
+    rpct__json_hex(b, l->span_id.bytes, sizeof l->span_id.bytes);
     if (l->tracestate.len) {
-      put_key(j, &f, "traceState");
-      put_record_str(j, d, l->tracestate);
+      rpct__json_key(b, &f, "traceState");
+      put_record_str(b, d, l->tracestate);
     }
-    put_attributes(j, &f, d, RPCT_ATTR_OWNER_LINK(i));
-    put_uint_field(j, &f, "droppedAttributesCount", l->dropped_attributes);
+    put_attributes(b, &f, d, RPCT_ATTR_OWNER_LINK(i));
+    put_uint_field(b, &f, "droppedAttributesCount", l->dropped_attributes);
     /* Trace flags only: remote-ness unknown (see the top of the file). */
-    put_uint_field(j, &f, "flags", l->flags);
-    put_char(j, '}');
+    put_uint_field(b, &f, "flags", l->flags);
+    rpct__json_char(b, '}');
   }
-  put_char(j, ']');
+  rpct__json_char(b, ']');
 }
 
 /* Members in trace.proto's declaration order. */
-static void put_span(json_exporter *j, const rpct_span_data *d) {
+static void put_span(rpct__json_buf *b, const rpct_span_data *d) {
   bool f = true;
-  put_char(j, '{');
-  put_key(j, &f, "traceId");
-  put_hex(j, d->trace_id.bytes, sizeof d->trace_id.bytes);
-  put_key(j, &f, "spanId");
-  put_hex(j, d->span_id.bytes, sizeof d->span_id.bytes);
+  rpct__json_char(b, '{');
+  rpct__json_key(b, &f, "traceId");
+  rpct__json_hex(b, d->trace_id.bytes, sizeof d->trace_id.bytes);
+  rpct__json_key(b, &f, "spanId");
+  rpct__json_hex(b, d->span_id.bytes, sizeof d->span_id.bytes);
   if (d->tracestate.len) {
-    put_key(j, &f, "traceState");
-    put_record_str(j, d, d->tracestate);
+    rpct__json_key(b, &f, "traceState");
+    put_record_str(b, d, d->tracestate);
   }
   if (rpct_span_id_is_valid(&d->parent_span_id)) {
-    put_key(j, &f, "parentSpanId");
-    put_hex(j, d->parent_span_id.bytes, sizeof d->parent_span_id.bytes);
+    rpct__json_key(b, &f, "parentSpanId");
+    rpct__json_hex(b, d->parent_span_id.bytes, sizeof d->parent_span_id.bytes);
   }
-  put_key(j, &f, "flags");
-  put_u32(j, d->flags | FLAG_HAS_IS_REMOTE | (d->parent_remote ? FLAG_IS_REMOTE : 0u));
-  put_key(j, &f, "name");
-  put_record_str(j, d, d->name);
-  put_key(j, &f, "kind");
-  put_u32(j, d->kind);
-  put_key(j, &f, "startTimeUnixNano");
-  put_u64_str(j, d->start_unix_ns);
-  put_key(j, &f, "endTimeUnixNano");
-  put_u64_str(j, d->end_unix_ns);
-  put_attributes(j, &f, d, RPCT_ATTR_OWNER_SPAN);
-  put_uint_field(j, &f, "droppedAttributesCount", d->dropped_attributes);
-  put_events(j, &f, d);
-  put_uint_field(j, &f, "droppedEventsCount", d->dropped_events);
-  put_links(j, &f, d);
-  put_uint_field(j, &f, "droppedLinksCount", d->dropped_links);
+  rpct__json_key(b, &f, "flags");
+  rpct__json_u32(b, d->flags | FLAG_HAS_IS_REMOTE | (d->parent_remote ? FLAG_IS_REMOTE : 0u));
+  rpct__json_key(b, &f, "name");
+  put_record_str(b, d, d->name);
+  rpct__json_key(b, &f, "kind");
+  rpct__json_u32(b, d->kind);
+  rpct__json_key(b, &f, "startTimeUnixNano");
+  rpct__json_u64_str(b, d->start_unix_ns);
+  rpct__json_key(b, &f, "endTimeUnixNano");
+  rpct__json_u64_str(b, d->end_unix_ns);
+  put_attributes(b, &f, d, RPCT_ATTR_OWNER_SPAN);
+  put_uint_field(b, &f, "droppedAttributesCount", d->dropped_attributes);
+  put_events(b, &f, d);
+  put_uint_field(b, &f, "droppedEventsCount", d->dropped_events);
+  put_links(b, &f, d);
+  put_uint_field(b, &f, "droppedLinksCount", d->dropped_links);
   if (d->status_code != RPCT_STATUS_UNSET || d->status_message.len) {
     bool sf = true;
-    put_key(j, &f, "status");
-    put_char(j, '{');
+    rpct__json_key(b, &f, "status");
+    rpct__json_char(b, '{');
     if (d->status_message.len) {
-      put_key(j, &sf, "message");
-      put_record_str(j, d, d->status_message);
+      rpct__json_key(b, &sf, "message");
+      put_record_str(b, d, d->status_message);
     }
-    put_uint_field(j, &sf, "code", d->status_code);
-    put_char(j, '}');
+    put_uint_field(b, &sf, "code", d->status_code);
+    rpct__json_char(b, '}');
   }
-  put_char(j, '}');
+  rpct__json_char(b, '}');
 }
 
-static void put_resource(json_exporter *j, bool *first, const rpct_resource *r) {
+static void put_resource(rpct__json_buf *b, bool *first, const rpct_resource *r) {
   size_t n = r ? rpct_resource_count(r) : 0;
   bool any = false;
   for (size_t i = 0; i < n; i++) {
     const char *key, *value;
     if (rpct_resource_at(r, i, &key, &value) != RPCT_OK) continue;
     if (!any) {
-      put_key(j, first, "resource");
-      PUT_LIT(j, "{\"attributes\":[");
+      rpct__json_key(b, first, "resource");
+      RPCT__JSON_LIT(b, "{\"attributes\":[");
     } else {
-      put_char(j, ',');
+      rpct__json_char(b, ',');
     }
     any = true;
-    PUT_LIT(j, "{\"key\":");
-    put_cstr(j, key);
-    PUT_LIT(j, ",\"value\":{\"stringValue\":");
-    put_cstr(j, value);
-    PUT_LIT(j, "}}");
+    RPCT__JSON_LIT(b, "{\"key\":");
+    rpct__json_cstr(b, key);
+    RPCT__JSON_LIT(b, ",\"value\":{\"stringValue\":");
+    rpct__json_cstr(b, value);
+    RPCT__JSON_LIT(b, "}}");
   }
-  if (any) PUT_LIT(j, "]}");
+  if (any) RPCT__JSON_LIT(b, "]}");
 }
 
 static const char *or_empty(const char *s) { return s ? s : ""; }
 
 /* ScopeSpans of the spans[from..n) with `first`'s resource and scope. */
-static void put_scope_spans(json_exporter *j, const rpct_span_data *const *spans, size_t from,
+static void put_scope_spans(rpct__json_buf *b, const rpct_span_data *const *spans, size_t from,
                             size_t n) {
   const rpct_span_data *first = spans[from];
   const char *name = or_empty(first->scope_name);
   const char *version = or_empty(first->scope_version);
   bool f = true;
-  put_char(j, '{');
+  rpct__json_char(b, '{');
   if (*name || *version) {
     bool sf = true;
-    put_key(j, &f, "scope");
-    put_char(j, '{');
+    rpct__json_key(b, &f, "scope");
+    rpct__json_char(b, '{');
     if (*name) {
-      put_key(j, &sf, "name");
-      put_cstr(j, name);
+      rpct__json_key(b, &sf, "name");
+      rpct__json_cstr(b, name);
     }
     if (*version) {
-      put_key(j, &sf, "version");
-      put_cstr(j, version);
+      rpct__json_key(b, &sf, "version");
+      rpct__json_cstr(b, version);
     }
-    put_char(j, '}');
+    rpct__json_char(b, '}');
   }
-  put_key(j, &f, "spans");
-  put_char(j, '[');
+  rpct__json_key(b, &f, "spans");
+  rpct__json_char(b, '[');
   for (size_t k = from; k < n; k++) {
     if (!rpct__otlp_same_group(spans[k], first)) continue;
-    if (k != from) put_char(j, ',');
-    put_span(j, spans[k]);
+    if (k != from) rpct__json_char(b, ',');
+    put_span(b, spans[k]);
   }
-  PUT_LIT(j, "]}");
+  RPCT__JSON_LIT(b, "]}");
 }
 
 /* The whole request, grouped as OTLP asks (rpct__otlp_first_of_*). */
-static void put_request(json_exporter *j, const rpct_span_data *const *spans, size_t n) {
-  PUT_LIT(j, "{\"resourceSpans\":[");
+static void put_request(rpct__json_buf *b, const rpct_span_data *const *spans, size_t n) {
+  RPCT__JSON_LIT(b, "{\"resourceSpans\":[");
   bool first_rs = true;
   for (size_t i = 0; i < n; i++) {
     if (!rpct__otlp_first_of_resource(spans, i)) continue;
     const rpct_resource *res = spans[i]->resource;
-    if (!first_rs) put_char(j, ',');
+    if (!first_rs) rpct__json_char(b, ',');
     first_rs = false;
     bool f = true;
-    put_char(j, '{');
-    put_resource(j, &f, res);
-    put_key(j, &f, "scopeSpans");
-    put_char(j, '[');
+    rpct__json_char(b, '{');
+    put_resource(b, &f, res);
+    rpct__json_key(b, &f, "scopeSpans");
+    rpct__json_char(b, '[');
     bool first_ss = true;
     for (size_t k = i; k < n; k++) {
       if (spans[k]->resource != res || !rpct__otlp_first_of_scope(spans, i, k)) continue;
-      if (!first_ss) put_char(j, ',');
+      if (!first_ss) rpct__json_char(b, ',');
       first_ss = false;
-      put_scope_spans(j, spans, k, n);
+      put_scope_spans(b, spans, k, n);
     }
-    PUT_LIT(j, "]}");
+    RPCT__JSON_LIT(b, "]}");
   }
-  PUT_LIT(j, "]}\n");
+  RPCT__JSON_LIT(b, "]}\n");
 }
 
 /* ---- exporter ops ---- */
@@ -545,12 +346,13 @@ static int jx_export(void *impl, const rpct_span_data *const *spans, size_t n) {
   if (j->shut_down) {
     r = RPCT_ERR_STATE;
   } else {
-    j->len = 0;
-    j->oom = false;
-    put_request(j, spans, n);
-    if (j->oom) {
+    rpct__json_buf *line = &j->line;
+    rpct__json_reset(line);
+    put_request(line, spans, n);
+    if (line->oom) {
       r = RPCT_ERR_NO_MEMORY;
-    } else if (fwrite(j->buf, 1, j->len, j->stream) != j->len || fflush(j->stream) != 0) {
+    } else if (fwrite(line->buf, 1, line->len, j->stream) != line->len ||
+               fflush(j->stream) != 0) {
       int err = errno;
       r = RPCT_ERR_IO;
       /* Let the next export try again (a full disk may be cleared). */
@@ -566,12 +368,8 @@ static int jx_export(void *impl, const rpct_span_data *const *spans, size_t n) {
         }
       }
     }
-    if (j->cap > BUF_RETAIN_MAX) {
-      rpct__free(jx_alloc(j), j->buf);
-      j->buf = NULL;
-      j->cap = 0;
-    }
-    j->len = 0;
+    if (line->cap > BUF_RETAIN_MAX) rpct__json_release(line);
+    rpct__json_reset(line);
   }
   pthread_mutex_unlock(&j->lock);
   return r;
@@ -612,7 +410,7 @@ static void jx_free(json_exporter *j, bool lock_ready) {
   if (j->path && j->stream) fclose(j->stream);
   if (lock_ready) pthread_mutex_destroy(&j->lock);
   const rpct_allocator *a = jx_alloc(j);
-  rpct__free(a, j->buf);
+  rpct__json_release(&j->line);
   rpct__free(a, j->path);
   rpct__free(a, j);
 }
@@ -640,12 +438,12 @@ static json_exporter *jx_new(const char *path, size_t path_len, const rpct_alloc
     jx_free(j, false);
     return NULL;
   }
-  j->buf = rpct__alloc(alloc, BUF_INITIAL);
-  if (!j->buf || pthread_mutex_init(&j->lock, NULL) != 0) {
+  /* The first line's buffer now, so a typical export allocates nothing. */
+  rpct__json_init(&j->line, jx_alloc(j), BUF_INITIAL);
+  if (!rpct__json_reserve(&j->line, 1) || pthread_mutex_init(&j->lock, NULL) != 0) {
     jx_free(j, false);
     return NULL;
   }
-  j->cap = BUF_INITIAL;
   return j;
 }
 
