@@ -173,6 +173,7 @@ static void batch_events_locked(call_state *cs, const pending_op *op, bool succe
   } else if (op->bits & B_SEND_STATUS) {
     st.code = success ? (int)op->sent_status : (int)server_cancel_code(cs);
     st.message = success ? op->sent_details : "status not sent: the call was cancelled";
+    if (success) st.time_unix_ns = op->sent_at_unix_ns;
   } else if ((op->bits & B_RECV_CLOSE) && op->recv_cancelled && *op->recv_cancelled) {
     st.code = (int)server_cancel_code(cs);
     st.message = st.code == GRPC_STATUS_DEADLINE_EXCEEDED ? "deadline exceeded" : "cancelled";
@@ -516,6 +517,7 @@ grpc_call_error rpct__hook_grpc_call_start_batch(grpc_call *call, const grpc_op 
       case GRPC_OP_SEND_STATUS_FROM_SERVER: {
         op.bits |= B_SEND_STATUS;
         op.sent_status = o->data.send_status_from_server.status;
+        op.sent_at_unix_ns = rpct_now_unix_ns();
         const grpc_slice *d = o->data.send_status_from_server.status_details;
         size_t n = d ? GRPC_SLICE_LENGTH(*d) : 0;
         if (n >= sizeof op.sent_details) n = sizeof op.sent_details - 1;

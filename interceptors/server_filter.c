@@ -29,8 +29,9 @@
 
 typedef struct server_call {
   rpct_span span;
-  struct grpc_call *call; /* for grpc_call_get_peer at status time */
+  struct grpc_call *call;
   uint32_t sent_seq, recv_seq;
+  uint64_t end_unix_ns; /* when the status was sent; 0: unknown */
   char baggage_buf[BAGGAGE_BUF];
 } server_call;
 
@@ -162,11 +163,14 @@ static void server_status(void *call_data, const rpct_call_status *st) {
   server_call *cd = call_data;
   /* The peer was recorded at start (NULL: not again). */
   rpct__tracing_record_status(&rpct__tracing, &cd->span, RPCT_SIDE_SERVER, NULL, st);
+  cd->end_unix_ns = st->time_unix_ns;
 }
 
 static void server_end(void *call_data) {
   server_call *cd = call_data;
-  rpct_span_end(&cd->span, 0);
+  /* The span ends when the status was sent, not when its completion was
+   * seen (0 when unknown: now). */
+  rpct_span_end(&cd->span, cd->end_unix_ns);
 }
 
 /* Return conventions: filter.h, at rpct_filter. recv_initial_metadata is

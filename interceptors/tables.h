@@ -60,6 +60,7 @@ typedef struct pending_op {
   grpc_metadata_array *recv_trailing;
   int *recv_cancelled;
   grpc_status_code sent_status;
+  uint64_t sent_at_unix_ns; /* when SEND_STATUS_FROM_SERVER was started */
   char sent_details[128];
   /* OP_REQUEST */
   grpc_call **new_call;

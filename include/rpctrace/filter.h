@@ -96,6 +96,9 @@ typedef struct rpct_call_status {
   size_t message_len;
   const rpct_md *trailing; /* trailing metadata, when known */
   size_t n_trailing;
+  /* When the status was sent (server: when the application handed it to
+   * gRPC, which can be well before its completion is seen), or 0 for "now". */
+  uint64_t time_unix_ns;
 } rpct_call_status;
 
 #define RPCT_FILTER_FOLLOW 0 /* start: run the other callbacks for this call */
