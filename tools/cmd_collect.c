@@ -53,7 +53,8 @@ const char rtt_help_collect[] =
     "shows them.\n"
     "\n"
     "Options:\n"
-    "  --listen ADDR    HOST:PORT to listen on (default " DEFAULT_LISTEN ");\n"
+    "  --listen ADDR    HOST:PORT to listen on (default " DEFAULT_LISTEN
+    ");\n"
     "                   port 0 picks a free port; no host means 127.0.0.1\n"
     "  --out FILE       file to append to (created if missing)\n"
     "  --for SECONDS    stop after this long (default: until SIGINT/SIGTERM)\n"
@@ -140,8 +141,8 @@ static void slot_request(collector *c, slot *s) {
   grpc_metadata_array_init(&s->request_md);
   s->status_details = grpc_empty_slice();
   s->state = S_REQUESTED;
-  if (grpc_server_request_call(c->server, &s->call, &s->details, &s->request_md, c->cq, c->cq,
-                               s) != GRPC_CALL_OK) {
+  if (grpc_server_request_call(c->server, &s->call, &s->details, &s->request_md, c->cq, c->cq, s) !=
+      GRPC_CALL_OK) {
     slot_release(s);
     return;
   }
@@ -301,7 +302,7 @@ static void on_slot_event(collector *c, slot *s, bool ok) {
 
 /* Split ADDR into the address to bind and the host to print. Returns false
  * when it is malformed. */
-static bool parse_listen(const char *addr, char *bind, size_t bind_size, char *host,
+static bool parse_listen(const char *addr, char *bind_addr, size_t bind_size, char *host,
                          size_t host_size) {
   const char *port = NULL;
   size_t host_len;
@@ -339,7 +340,7 @@ static bool parse_listen(const char *addr, char *bind, size_t bind_size, char *h
     memcpy(host, addr, host_len);
     host[host_len] = '\0';
   }
-  snprintf(bind, bind_size, "%s:%ld", host, port_num);
+  snprintf(bind_addr, bind_size, "%s:%ld", host, port_num);
   return true;
 }
 
@@ -374,7 +375,8 @@ static void serve(collector *c, double for_seconds) {
   for (size_t i = 0; i < SLOTS; i++) slot_request(c, &c->slots[i]);
   while (!(shutdown_done && c->busy == 0)) {
     grpc_event ev = grpc_completion_queue_next(
-        c->cq, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(POLL_MS, GPR_TIMESPAN)),
+        c->cq,
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(POLL_MS, GPR_TIMESPAN)),
         NULL);
     uint64_t now = now_ms();
     int sigs = atomic_load(&signals_seen);
@@ -407,14 +409,14 @@ int rtt_cmd_collect(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  const char *listen = DEFAULT_LISTEN, *out = NULL;
+  const char *listen_addr = DEFAULT_LISTEN, *out = NULL;
   double for_seconds = 0;
   opterr = 0;
   optind = 1;
   int ch;
   while ((ch = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
     switch (ch) {
-      case O_LISTEN: listen = optarg; break;
+      case O_LISTEN: listen_addr = optarg; break;
       case O_OUT: out = optarg; break;
       case O_FOR: {
         char *end;
@@ -430,9 +432,9 @@ int rtt_cmd_collect(int argc, char **argv) {
   }
   if (optind < argc) return rtt_usage_error("collect", "unexpected argument '%s'", argv[optind]);
   if (!out) return rtt_usage_error("collect", "--out FILE is required");
-  char bind[300], host[256];
-  if (!parse_listen(listen, bind, sizeof bind, host, sizeof host))
-    return rtt_usage_error("collect", "--listen %s: not HOST:PORT", listen);
+  char bind_addr[300], host[256];
+  if (!parse_listen(listen_addr, bind_addr, sizeof bind_addr, host, sizeof host))
+    return rtt_usage_error("collect", "--listen %s: not HOST:PORT", listen_addr);
 
   collector c;
   memset(&c, 0, sizeof c);
@@ -456,11 +458,11 @@ int rtt_cmd_collect(int argc, char **argv) {
   c.cq = grpc_completion_queue_create_for_next(NULL);
   c.server = make_server(c.cq);
   grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-  int port = grpc_server_add_http2_port(c.server, bind, creds);
+  int port = grpc_server_add_http2_port(c.server, bind_addr, creds);
   grpc_server_credentials_release(creds);
   int rc = RTT_EXIT_OK;
   if (port <= 0) {
-    fprintf(stderr, "rpctrace collect: cannot listen on %s (address in use?)\n", listen);
+    fprintf(stderr, "rpctrace collect: cannot listen on %s (address in use?)\n", listen_addr);
     grpc_server_destroy(c.server); /* never started: no shutdown needed */
     drain_and_destroy_cq(c.cq);
     rc = RTT_EXIT_FAIL;

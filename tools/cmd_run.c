@@ -43,8 +43,10 @@ const char rtt_help_run[] =
     "  -h, --help         show this help\n"
     "\n"
     "The preload library is, in this order: --preload, $RPCTRACE_PRELOAD,\n"
-    "../" PRELOAD_NAME " next to the rpctrace executable (a build tree),\n"
-    "then <prefix>/lib*/" PRELOAD_NAME " of the installation rpctrace runs from.\n"
+    "../" PRELOAD_NAME
+    " next to the rpctrace executable (a build tree),\n"
+    "then <prefix>/lib*/" PRELOAD_NAME
+    " of the installation rpctrace runs from.\n"
     "It is put first in LD_PRELOAD, ahead of what is there already.\n"
     "\n"
     "Exit status: the program's; 126 when it cannot be executed, 127 when it\n"
@@ -128,19 +130,21 @@ static int find_preload(const char *option, char *out) {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n > 0) {
+    /* exe is canonical: its directory's parent is the build tree (with
+     * tools/rpctrace) or the installation prefix (with bin/rpctrace). */
     exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) *slash = '\0';
-    const char *dir = exe;
-    /* Build tree: <build>/tools/rpctrace and <build>/librpctrace_preload.so. */
-    if (try_candidate(&t, dir, "../" PRELOAD_NAME, out)) return 0;
-    /* Installed: <prefix>/bin/rpctrace and <prefix>/<libdir>/... */
-    if (try_candidate(&t, dir, "../" RTT_INSTALL_LIBDIR "/" PRELOAD_NAME, out)) return 0;
-    if (try_candidate(&t, dir, "../lib/" PRELOAD_NAME, out)) return 0;
+    for (int up = 0; up < 2; up++) {
+      char *slash = strrchr(exe, '/');
+      if (slash) *slash = '\0';
+    }
+    const char *top = exe;
+    if (try_candidate(&t, top, PRELOAD_NAME, out)) return 0;
+    if (try_candidate(&t, top, RTT_INSTALL_LIBDIR "/" PRELOAD_NAME, out)) return 0;
+    if (try_candidate(&t, top, "lib/" PRELOAD_NAME, out)) return 0;
     if (RTT_LIBRARY_ARCH[0] &&
-        try_candidate(&t, dir, "../lib/" RTT_LIBRARY_ARCH "/" PRELOAD_NAME, out))
+        try_candidate(&t, top, "lib/" RTT_LIBRARY_ARCH "/" PRELOAD_NAME, out))
       return 0;
-    if (try_candidate(&t, dir, "../lib64/" PRELOAD_NAME, out)) return 0;
+    if (try_candidate(&t, top, "lib64/" PRELOAD_NAME, out)) return 0;
   }
   fprintf(stderr, "rpctrace run: cannot find " PRELOAD_NAME "; looked in:\n");
   for (size_t i = 0; i < t.n; i++) fprintf(stderr, "  %s\n", t.paths[i]);
@@ -205,7 +209,8 @@ int rtt_cmd_run(int argc, char **argv) {
       default: return rtt_option_error("run", c, argv);
     }
   }
-  if (optind >= argc) return rtt_usage_error("run", "no program given (rpctrace run [options] -- PROGRAM [ARGS...])");
+  if (optind >= argc)
+    return rtt_usage_error("run", "no program given (rpctrace run [options] -- PROGRAM [ARGS...])");
   if (exporter && !valid_exporter(exporter))
     return rtt_usage_error("run", "--exporter %s: not one of otlp, otlp_file, console, none",
                            exporter);

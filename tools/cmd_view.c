@@ -120,7 +120,8 @@ int rtt_cmd_view(int argc, char **argv) {
     }
   }
   if (optind >= argc) return rtt_usage_error("view", "no FILE given");
-  if (argc - optind > 1) return rtt_usage_error("view", "unexpected argument '%s'", argv[optind + 1]);
+  if (argc - optind > 1)
+    return rtt_usage_error("view", "unexpected argument '%s'", argv[optind + 1]);
   const char *path = argv[optind];
 
   rtt_model *m = load("view", path);
@@ -171,7 +172,8 @@ int rtt_cmd_html(int argc, char **argv) {
     }
   }
   if (optind >= argc) return rtt_usage_error("html", "no FILE given");
-  if (argc - optind > 1) return rtt_usage_error("html", "unexpected argument '%s'", argv[optind + 1]);
+  if (argc - optind > 1)
+    return rtt_usage_error("html", "unexpected argument '%s'", argv[optind + 1]);
   const char *path = argv[optind];
   rtt_model *m = load("html", path);
   if (!m) return RTT_EXIT_FAIL;

@@ -323,7 +323,8 @@ static void put_span(FILE *out, const rtt_trace *t, const rtt_span *s) {
   rtt_html_escape(out, s->trace_id);
   /* Indentation grows 1.2em a level, up to 24 levels. */
   unsigned depth = s->depth < 24 ? s->depth : 24;
-  fprintf(out, "\" data-depth=\"%u\"><summary><span class=\"label\" style=\"padding-left:%u.%uem\">",
+  fprintf(out,
+          "\" data-depth=\"%u\"><summary><span class=\"label\" style=\"padding-left:%u.%uem\">",
           s->depth, depth * 12 / 10, depth * 12 % 10);
   if (s->status_code == 2) {
     fputs("<span class=\"mark\" title=\"error", out);
@@ -374,9 +375,10 @@ static void put_trace(FILE *out, const rtt_trace *t) {
 }
 
 void rtt_html_write(FILE *out, const rtt_model *m, const char *source) {
-  fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>rpctrace: ",
-        out);
+  fputs(
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>rpctrace: ",
+      out);
   rtt_html_escape(out, source);
   fprintf(out, "</title>\n<style>\n%s</style>\n<script>\n%s</script>\n</head>\n<body>\n", page_css,
           page_js);

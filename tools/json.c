@@ -87,11 +87,11 @@ typedef struct parser {
   rtt_json_error *err;
 } parser;
 
-/* Record the first failure only: the innermost call knows best. Returns
- * false so callers can `return fail(...)`. */
-static bool fail_at(parser *p, size_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static bool fail_at(parser *p, size_t at, const char *fmt, ...) {
-  if (p->code) return false;
+/* Record the first failure only: the innermost call knows best. */
+static void report_at(parser *p, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void report_at(parser *p, size_t at, const char *fmt, ...) {
+  if (p->code) return;
   p->code = RTT_JSON_ESYNTAX;
   if (p->err) {
     p->err->offset = at;
@@ -100,8 +100,10 @@ static bool fail_at(parser *p, size_t at, const char *fmt, ...) {
     vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
     va_end(ap);
   }
-  return false;
 }
+
+/* Report and evaluate to false, so a parsing step can `return FAIL_AT(...)`. */
+#define FAIL_AT(p, at, ...) (report_at((p), (at), __VA_ARGS__), false)
 
 static bool fail_nomem(parser *p) {
   if (p->code) return false;
@@ -116,11 +118,11 @@ static bool fail_nomem(parser *p) {
 /* "unexpected character 'x'" / "unexpected byte 0xNN" / end of input, for
  * the byte at `at`. */
 static bool fail_unexpected(parser *p, size_t at, const char *expecting) {
-  if (at >= p->len) return fail_at(p, at, "unexpected end of input, expected %s", expecting);
+  if (at >= p->len) return FAIL_AT(p, at, "unexpected end of input, expected %s", expecting);
   unsigned char c = p->s[at];
   if (c > 0x20 && c < 0x7f)
-    return fail_at(p, at, "unexpected character '%c', expected %s", c, expecting);
-  return fail_at(p, at, "unexpected byte 0x%02X, expected %s", c, expecting);
+    return FAIL_AT(p, at, "unexpected character '%c', expected %s", c, expecting);
+  return FAIL_AT(p, at, "unexpected byte 0x%02X, expected %s", c, expecting);
 }
 
 /* Grow a stack (`*arr` of elements of `size` bytes) so one more fits. */
@@ -199,9 +201,9 @@ static bool read_u_escape(parser *p, uint32_t *out) {
   uint32_t v = 0;
   for (size_t k = 1; k <= 4; k++) {
     size_t at = p->pos + k;
-    if (at >= p->len) return fail_at(p, p->len, "unterminated string (in a \\u escape)");
+    if (at >= p->len) return FAIL_AT(p, p->len, "unterminated string (in a \\u escape)");
     int d = hex_digit(p->s[at]);
-    if (d < 0) return fail_at(p, at, "invalid \\u escape: expected 4 hex digits");
+    if (d < 0) return FAIL_AT(p, at, "invalid \\u escape: expected 4 hex digits");
     v = v << 4 | (uint32_t)d;
   }
   p->pos += 5;
@@ -249,24 +251,24 @@ static bool parse_string_bytes(parser *p, size_t *len) {
     if (run > p->pos && !sbuf_put(p, p->s + p->pos, run - p->pos)) return false;
     p->pos = run;
     if (p->pos >= p->len)
-      return fail_at(p, p->len, "unterminated string (opened at byte %zu)", open);
+      return FAIL_AT(p, p->len, "unterminated string (opened at byte %zu)", open);
     unsigned char c = p->s[p->pos];
     if (c == '"') {
       p->pos++;
       break;
     }
     if (c < 0x20)
-      return fail_at(p, p->pos, "control character U+%04X in a string (must be escaped)", c);
+      return FAIL_AT(p, p->pos, "control character U+%04X in a string (must be escaped)", c);
     if (c >= 0x80) {
       size_t n = utf8_len(p->s + p->pos, p->len - p->pos);
-      if (!n) return fail_at(p, p->pos, "invalid UTF-8 (byte 0x%02X)", c);
+      if (!n) return FAIL_AT(p, p->pos, "invalid UTF-8 (byte 0x%02X)", c);
       if (!sbuf_put(p, p->s + p->pos, n)) return false;
       p->pos += n;
       continue;
     }
     /* A backslash. */
     size_t esc = p->pos;
-    if (esc + 1 >= p->len) return fail_at(p, p->len, "unterminated string (after '\\')");
+    if (esc + 1 >= p->len) return FAIL_AT(p, p->len, "unterminated string (after '\\')");
     unsigned char e = p->s[esc + 1];
     char out;
     switch (e) {
@@ -283,17 +285,17 @@ static bool parse_string_bytes(parser *p, size_t *len) {
         uint32_t cp;
         if (!read_u_escape(p, &cp)) return false;
         if (cp >= 0xDC00 && cp <= 0xDFFF)
-          return fail_at(p, esc, "lone low surrogate \\u%04X", (unsigned)cp);
+          return FAIL_AT(p, esc, "lone low surrogate \\u%04X", (unsigned)cp);
         if (cp >= 0xD800 && cp <= 0xDBFF) {
           if (p->pos + 1 >= p->len || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u')
-            return fail_at(p, esc, "high surrogate \\u%04X not followed by a low one",
+            return FAIL_AT(p, esc, "high surrogate \\u%04X not followed by a low one",
                            (unsigned)cp);
           size_t second = p->pos;
           p->pos++;
           uint32_t lo;
           if (!read_u_escape(p, &lo)) return false;
           if (lo < 0xDC00 || lo > 0xDFFF)
-            return fail_at(p, second, "high surrogate \\u%04X followed by \\u%04X, not a low one",
+            return FAIL_AT(p, second, "high surrogate \\u%04X followed by \\u%04X, not a low one",
                            (unsigned)cp, (unsigned)lo);
           cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
@@ -301,8 +303,8 @@ static bool parse_string_bytes(parser *p, size_t *len) {
         continue;
       }
       default:
-        if (e > 0x20 && e < 0x7f) return fail_at(p, esc, "invalid escape '\\%c'", e);
-        return fail_at(p, esc, "invalid escape (byte 0x%02X after '\\')", e);
+        if (e > 0x20 && e < 0x7f) return FAIL_AT(p, esc, "invalid escape '\\%c'", e);
+        return FAIL_AT(p, esc, "invalid escape (byte 0x%02X after '\\')", e);
     }
     if (!sbuf_put(p, &out, 1)) return false;
     p->pos = esc + 2;
@@ -334,8 +336,7 @@ static bool parse_number(parser *p, rtt_json *v) {
   if (i >= p->len || !is_digit(s[i])) return fail_unexpected(p, i, "a digit");
   if (s[i] == '0') {
     i++;
-    if (i < p->len && is_digit(s[i]))
-      return fail_at(p, i, "leading zero in a number");
+    if (i < p->len && is_digit(s[i])) return FAIL_AT(p, i, "leading zero in a number");
   } else {
     while (i < p->len && is_digit(s[i])) i++;
   }
@@ -370,7 +371,7 @@ static bool parse_value(parser *p, rtt_json *v);
 static bool literal(parser *p, const char *word, size_t n) {
   for (size_t k = 0; k < n; k++) {
     if (p->pos + k >= p->len || p->s[p->pos + k] != (unsigned char)word[k])
-      return fail_at(p, p->pos, "invalid literal (expected '%s')", word);
+      return FAIL_AT(p, p->pos, "invalid literal (expected '%s')", word);
   }
   p->pos += n;
   return true;
@@ -378,7 +379,7 @@ static bool literal(parser *p, const char *word, size_t n) {
 
 static bool enter(parser *p) {
   if (p->depth >= p->max_depth)
-    return fail_at(p, p->pos, "nesting deeper than %zu levels", p->max_depth);
+    return FAIL_AT(p, p->pos, "nesting deeper than %zu levels", p->max_depth);
   p->depth++;
   return true;
 }
@@ -543,7 +544,7 @@ int rtt_json_parse(const char *text, size_t len, size_t max_depth, rtt_json_doc 
   }
   skip_ws(&p);
   if (p.pos >= p.len) {
-    fail_at(&p, p.pos, "no value (empty input)");
+    report_at(&p, p.pos, "no value (empty input)");
   } else if (parse_value(&p, &p.doc->root)) {
     skip_ws(&p);
     if (p.pos < p.len) fail_unexpected(&p, p.pos, "the end of input after the value");

@@ -13,7 +13,7 @@
  * Layout: within a trace, spans are in tree order (depth first, children
  * under their parent, siblings by start time, then by input order). A span
  * whose parent id is not among the trace's spans is shown at the top level
- * as an orphan; spans whose parent links form a cycle are cut at one span,
+ * as an orphan; spans whose parent links form a cycle are cut at their earliest span,
  * shown at the top level with `cycle` set. Traces are ordered by start time.
  *
  * Thread safety: a model is used by one thread at a time; once finished it
@@ -34,16 +34,16 @@ typedef struct rtt_span {
   const char *span_id;   /* lowercase; "" when missing */
   const char *parent_id; /* lowercase; "" for a root */
   const char *name;
-  int kind;              /* SpanKind number: 1 INTERNAL .. 5 CONSUMER, 0 unspecified */
-  uint64_t start_ns;     /* Unix ns; 0 when missing */
-  uint64_t end_ns;       /* Unix ns; never below start_ns */
-  int status_code;       /* 0 UNSET, 1 OK, 2 ERROR */
+  int kind;                   /* SpanKind number: 1 INTERNAL .. 5 CONSUMER, 0 unspecified */
+  uint64_t start_ns;          /* Unix ns; 0 when missing */
+  uint64_t end_ns;            /* Unix ns; never below start_ns */
+  int status_code;            /* 0 UNSET, 1 OK, 2 ERROR */
   const char *status_message; /* "" when none */
-  const char *service;   /* the resource's service.name; "" when none */
-  const rtt_json *json;     /* the Span object (attributes, events, links) */
-  const rtt_json *resource; /* its Resource object, or NULL */
-  const rtt_json *scope;    /* its InstrumentationScope object, or NULL */
-  size_t line;              /* input line it came from (1-based) */
+  const char *service;        /* the resource's service.name; "" when none */
+  const rtt_json *json;       /* the Span object (attributes, events, links) */
+  const rtt_json *resource;   /* its Resource object, or NULL */
+  const rtt_json *scope;      /* its InstrumentationScope object, or NULL */
+  size_t line;                /* input line it came from (1-based) */
   /* Layout, set by rtt_model_finish: */
   unsigned depth; /* 0 for the top level */
   bool orphan;    /* parent_id set but no such span in the trace */
@@ -64,8 +64,8 @@ typedef struct rtt_model rtt_model;
 
 /* Result of adding a line. */
 #define RTT_LINE_OK 0
-#define RTT_LINE_BAD_JSON (-1)  /* not JSON; `why` says where */
-#define RTT_LINE_NOT_OTLP (-2)  /* JSON, but not an ExportTraceServiceRequest */
+#define RTT_LINE_BAD_JSON (-1) /* not JSON; `why` says where */
+#define RTT_LINE_NOT_OTLP (-2) /* JSON, but not an ExportTraceServiceRequest */
 #define RTT_LINE_NO_MEMORY (-3)
 
 /* Returns 0, or -1 when out of memory. */
@@ -79,8 +79,8 @@ void rtt_model_del(rtt_model *m);
  * as "invalid JSON (column 17: unexpected character 'x', expected ...)".
  * Not after rtt_model_finish.
  */
-int rtt_model_add_line(rtt_model *m, const char *text, size_t len, size_t line_no,
-                       size_t *n_spans, char *why, size_t why_size);
+int rtt_model_add_line(rtt_model *m, const char *text, size_t len, size_t line_no, size_t *n_spans,
+                       char *why, size_t why_size);
 
 /* Group the spans into traces and lay them out. Once only; 0 or -1 (out of
  * memory). */

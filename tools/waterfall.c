@@ -76,6 +76,10 @@ typedef struct text {
 
 static void text_put(text *t, const char *s, size_t n) {
   if (t->oom) return;
+  if (n > SIZE_MAX / 4 - t->len) {
+    t->oom = true;
+    return;
+  }
   if (n + 1 > t->cap - t->len) {
     size_t cap = t->cap ? t->cap : 128;
     while (n + 1 > cap - t->len) cap *= 2;

@@ -12,7 +12,7 @@
 #ifndef EXAMPLES_COMMON_LOG_H
 #define EXAMPLES_COMMON_LOG_H
 
-#include <rpctrace/context.h>
+#include "common/tracing.h"
 
 /* The "<program>" prefix of every line (borrowed: a string literal, or one
  * that outlives the program's logging). Default "example". */

@@ -18,9 +18,9 @@
 #include <string.h>
 
 #include <grpc/grpc.h>
-#include <rpctrace/rpctrace.h>
 
 #include "common/client.h"
+#include "common/tracing.h" /* <rpctrace/rpctrace.h>, or no-ops under EX_UNTRACED */
 #include "user_service.pb-c.h"
 
 static void print_user(const User__V1__User *u) {

@@ -22,10 +22,10 @@
 #include <string.h>
 
 #include <grpc/grpc.h>
-#include <rpctrace/rpctrace.h>
 
 #include "common/log.h"
 #include "common/server.h"
+#include "common/tracing.h" /* <rpctrace/rpctrace.h>, or no-ops under EX_UNTRACED */
 #include "user_service.pb-c.h"
 
 /* ---- the table ---- */

@@ -38,7 +38,10 @@ typedef struct rpct_exporter_ops {
   int (*export_spans)(void *impl, const rpct_span_data *const *spans, size_t n);
   /* Deliver anything buffered within `timeout_ms`. May be NULL. */
   int (*force_flush)(void *impl, uint32_t timeout_ms);
-  /* Flush and release connections; later exports fail. May be NULL. */
+  /* Flush and release connections; later exports fail. May be NULL. May
+   * be called from another thread while an export runs (a processor whose
+   * shutdown ran out of time does so): the export must then return
+   * promptly. */
   int (*shutdown)(void *impl, uint32_t timeout_ms);
   /* Free `impl`. May be NULL. */
   void (*destroy)(void *impl);

@@ -396,9 +396,15 @@ static int bsp_force_flush(void *impl, uint32_t timeout_ms) {
 }
 
 /* The handle (processor.c) lets only the first call through. */
+/* Of a shutdown's time, what is kept to let an aborted export return (at
+ * most half of it). */
+#define ABORT_GRACE_MS 200u
+
 static int bsp_shutdown(void *impl, uint32_t timeout_ms) {
   bsp *b = impl;
-  uint64_t deadline = rpct__now_mono_ns() + timeout_ms * NS_PER_MS;
+  uint64_t now = rpct__now_mono_ns();
+  uint64_t deadline = now + timeout_ms * NS_PER_MS;
+  uint64_t grace = (timeout_ms / 2 < ABORT_GRACE_MS ? timeout_ms / 2 : ABORT_GRACE_MS) * NS_PER_MS;
   pthread_mutex_lock(&b->lock);
   b->closing = true;
   b->close_deadline_ns = deadline;
@@ -406,7 +412,17 @@ static int bsp_shutdown(void *impl, uint32_t timeout_ms) {
   last &= ~CLOSED_BIT;
   if (last > b->flush_target) b->flush_target = last;
   pthread_cond_signal(&b->wake);
-  while (!b->finished && wait_until(&b->done, &b->lock, deadline)) continue;
+  while (!b->finished && wait_until(&b->done, &b->lock, deadline - grace)) continue;
+  if (!b->finished) {
+    /* Nearly out of time with an export still running (a collector that
+     * is down, retries in backoff): shut the exporter down under it, which
+     * makes the export return (export.h), so the thread can be joined
+     * within this shutdown's time instead of the exporter's own timeout. */
+    pthread_mutex_unlock(&b->lock);
+    rpct_exporter_shutdown(b->exporter, 0);
+    pthread_mutex_lock(&b->lock);
+    while (!b->finished && wait_until(&b->done, &b->lock, deadline)) continue;
+  }
   bool finished = b->finished;
   int r = b->abandoned ? RPCT_ERR_TIMEOUT : b->shutdown_result;
   pthread_mutex_unlock(&b->lock);

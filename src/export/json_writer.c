@@ -140,8 +140,7 @@ void rpct__json_hex(rpct__json_buf *b, const uint8_t *bytes, size_t n) {
 }
 
 void rpct__json_base64(rpct__json_buf *b, const uint8_t *bytes, size_t n) {
-  static const char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   rpct__json_char(b, '"');
   size_t i = 0;
   for (; i + 3 <= n; i += 3) {

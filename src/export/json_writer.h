@@ -58,7 +58,7 @@ void rpct__json_char(rpct__json_buf *b, char c);
 void rpct__json_key(rpct__json_buf *b, bool *first, const char *name);
 
 void rpct__json_bool(rpct__json_buf *b, bool v);
-void rpct__json_u32(rpct__json_buf *b, uint32_t v);   /* a JSON number */
+void rpct__json_u32(rpct__json_buf *b, uint32_t v);     /* a JSON number */
 void rpct__json_u64_str(rpct__json_buf *b, uint64_t v); /* "123" */
 void rpct__json_i64_str(rpct__json_buf *b, int64_t v);  /* "-123" */
 void rpct__json_double(rpct__json_buf *b, double v);

@@ -351,8 +351,7 @@ static int jx_export(void *impl, const rpct_span_data *const *spans, size_t n) {
     put_request(line, spans, n);
     if (line->oom) {
       r = RPCT_ERR_NO_MEMORY;
-    } else if (fwrite(line->buf, 1, line->len, j->stream) != line->len ||
-               fflush(j->stream) != 0) {
+    } else if (fwrite(line->buf, 1, line->len, j->stream) != line->len || fflush(j->stream) != 0) {
       int err = errno;
       r = RPCT_ERR_IO;
       /* Let the next export try again (a full disk may be cleared). */

@@ -17,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "fake_collector.h"
+#include "internal.h"
 #include "rpctrace/rpctrace.h"
 #include "test_util.h"
 
@@ -386,6 +388,40 @@ static void test_otlp_grpc_no_server_fails_within_the_timeout(void **state) {
   assert_stats(&r, (want_stats){.failed = K, .failed_exports = 1});
 }
 
+/* A processor's shutdown stays within its own timeout although the
+ * exporter's is far longer and the collector is down: the processor shuts
+ * the exporter down under the export, which cancels its call and backoff. */
+static void test_otlp_grpc_shutdown_aborts_an_export_to_a_down_collector(void **state) {
+  (void)state;
+  char endpoint[64];
+  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", free_port());
+  rpct_otlp_options o = {.endpoint = endpoint, .insecure = RPCT_OTLP_PLAINTEXT,
+                         .timeout_ms = 20000, .initial_backoff_ms = 50, .max_backoff_ms = 200};
+  rpct_exporter *e;
+  assert_int_equal(rpct_otlp_exporter_new(&e, &o, NULL), RPCT_OK);
+  rpct_batch_options bo = {.max_queue_size = 64, .schedule_delay_ms = 10,
+                           .max_export_batch_size = 64, .export_timeout_ms = 30000};
+  rpct_processor *p;
+  assert_int_equal(rpct_batch_processor_new(&p, e, &bo, NULL), RPCT_OK);
+  rpct_span_data d;
+  memset(&d, 0, offsetof(rpct_span_data, attrs));
+  d.trace_id.bytes[0] = 1;
+  d.span_id.bytes[0] = 1;
+  d.flags = RPCT_TRACE_FLAG_SAMPLED;
+  rpct__processor_on_end(p, &d);
+  struct timespec pause = {0, 200 * 1000000}; /* the export is retrying */
+  nanosleep(&pause, NULL);
+  uint64_t t0 = rpct__now_mono_ns();
+  int rc = rpct_processor_shutdown(p, 500);
+  uint64_t took_ms = (rpct__now_mono_ns() - t0) / 1000000;
+  print_message("shutdown(500) with the collector down took %llu ms (rc %d)\n",
+                (unsigned long long)took_ms, rc);
+  assert_true(took_ms <= 500 + SLACK_MS);
+  t0 = rpct__now_mono_ns();
+  rpct_processor_del(p); /* joins the export thread: it has returned or will at once */
+  assert_true((rpct__now_mono_ns() - t0) / 1000000 <= SLACK_MS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_otlp_grpc_accept_delivers_every_span_once),
@@ -396,6 +432,7 @@ int main(void) {
       cmocka_unit_test(test_otlp_grpc_partial_success_counts_rejected_and_reports_message),
       cmocka_unit_test(test_otlp_grpc_slow_server_fails_at_the_timeout),
       cmocka_unit_test(test_otlp_grpc_no_server_fails_within_the_timeout),
+      cmocka_unit_test(test_otlp_grpc_shutdown_aborts_an_export_to_a_down_collector),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

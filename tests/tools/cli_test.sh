@@ -171,6 +171,16 @@ collect_options)
   expect_rc "collect --for 0.5 stops by itself" 0 $?
   expect_has "having listened" "$dir/o.txt" "rpctrace collect: listening on 127.0.0.1:"
   expect_has "and received nothing" "$dir/e.txt" "stopped; 0 requests, 0 spans written"
+  start_collector sigint "$dir/g.jsonl" || exit 1
+  kill -INT "$cpid"
+  i=0
+  while kill -0 "$cpid" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  kill -KILL "$cpid" 2>/dev/null && fail "collector still running 10 s after SIGINT"
+  wait "$cpid"
+  expect_rc "the collector stops cleanly on SIGINT" 0 $?
   ;;
 
 view_errors)
@@ -289,8 +299,12 @@ run_traced)
   stop_collector
   timeout 30 "$rpctrace" view --ascii "$dir/spans.jsonl" >"$dir/view.txt" 2>"$dir/view.stderr"
   expect_rc "view of the spans the preloaded library wrote" 0 $?
+  # (The label is cut at 60 columns.)
   expect_has "the call is a CLIENT span of service raw-client" "$dir/view.txt" \
-    "raw-client opentelemetry.proto.collector.trace.v1.TraceService/Export  CLIENT"
+    "  raw-client opentelemetry.proto.collector.trace.v1.TraceSe...  CLIENT"
+  timeout 30 "$rpctrace" html "$dir/spans.jsonl" -o "$dir/spans.html"
+  expect_has "the page has the method's full name" "$dir/spans.html" \
+    "</span>opentelemetry.proto.collector.trace.v1.TraceService/Export</span>"
   ;;
 
 help)

@@ -108,16 +108,17 @@ static void test_valid_documents_parse_to_the_expected_tree(void **state) {
       {"[]", "[]"},
       {"{}", "{}"},
       {" \t\r\n[ 1 , 2 ,3 ] \n", "[1,2,3]"},
-      {"{\"a\":{\"b\":[true,false,null]},\"c\":\"d\"}", "{\"a\":{\"b\":[true,false,null]},\"c\":\"d\"}"},
+      {"{\"a\":{\"b\":[true,false,null]},\"c\":\"d\"}",
+       "{\"a\":{\"b\":[true,false,null]},\"c\":\"d\"}"},
       {"[[[[]]],{}]", "[[[[]]],{}]"},
       {"{\"a\":1,\"a\":2}", "{\"a\":1,\"a\":2}"}, /* duplicates kept */
       {"[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]", "[\"\\x22\\x5c/\\x08\\x0c\\x0a\\x0d\\x09\"]"},
       {"\"\\u0041\\u00e9\\u20AC\"", "\"A\xC3\xA9\xE2\x82\xAC\""},
-      {"\"\\ud83d\\ude00\"", "\"\xF0\x9F\x98\x80\""},      /* a surrogate pair: U+1F600 */
-      {"\"\\uDBFF\\uDFFF\"", "\"\xF4\x8F\xBF\xBF\""},      /* U+10FFFF */
+      {"\"\\ud83d\\ude00\"", "\"\xF0\x9F\x98\x80\""}, /* a surrogate pair: U+1F600 */
+      {"\"\\uDBFF\\uDFFF\"", "\"\xF4\x8F\xBF\xBF\""}, /* U+10FFFF */
       {"\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\"", "\"\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\""},
-      {"\"\xEF\xBF\xBF\"", "\"\xEF\xBF\xBF\""},             /* U+FFFF is a character */
-      {"\"a\\u0000b\"", "\"a\\x00b\""},                      /* NUL inside a string */
+      {"\"\xEF\xBF\xBF\"", "\"\xEF\xBF\xBF\""}, /* U+FFFF is a character */
+      {"\"a\\u0000b\"", "\"a\\x00b\""},         /* NUL inside a string */
   };
   dump d;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -181,13 +182,13 @@ static void test_invalid_documents_are_rejected_with_position(void **state) {
       {"0x10", 2, "unexpected character 'x', expected the end of input after the value"},
       {"[1,2]//c", 6, "unexpected character '/', expected the end of input after the value"},
       {"\xEF\xBB\xBF{}", 1, "unexpected byte 0xEF, expected a value"}, /* no BOM */
-      {"\"\xC0\x80\"", 2, "invalid UTF-8 (byte 0xC0)"},            /* overlong NUL */
-      {"\"\xE0\x80\x80\"", 2, "invalid UTF-8 (byte 0xE0)"},        /* overlong */
-      {"\"\xED\xA0\x80\"", 2, "invalid UTF-8 (byte 0xED)"},        /* a surrogate */
-      {"\"\xF4\x90\x80\x80\"", 2, "invalid UTF-8 (byte 0xF4)"},    /* above U+10FFFF */
+      {"\"\xC0\x80\"", 2, "invalid UTF-8 (byte 0xC0)"},                /* overlong NUL */
+      {"\"\xE0\x80\x80\"", 2, "invalid UTF-8 (byte 0xE0)"},            /* overlong */
+      {"\"\xED\xA0\x80\"", 2, "invalid UTF-8 (byte 0xED)"},            /* a surrogate */
+      {"\"\xF4\x90\x80\x80\"", 2, "invalid UTF-8 (byte 0xF4)"},        /* above U+10FFFF */
       {"\"\xF5\x80\x80\x80\"", 2, "invalid UTF-8 (byte 0xF5)"},
-      {"\"\x80\"", 2, "invalid UTF-8 (byte 0x80)"},                /* lone continuation */
-      {"\"\xC3\"", 2, "invalid UTF-8 (byte 0xC3)"},                /* truncated sequence */
+      {"\"\x80\"", 2, "invalid UTF-8 (byte 0x80)"}, /* lone continuation */
+      {"\"\xC3\"", 2, "invalid UTF-8 (byte 0xC3)"}, /* truncated sequence */
       {"\"\xE2\x82\"", 2, "invalid UTF-8 (byte 0xE2)"},
       {"[\xFF]", 2, "unexpected byte 0xFF, expected a value"},
   };
@@ -236,9 +237,10 @@ static void test_numbers_convert_to_doubles(void **state) {
     const char *in;
     double value;
   } cases[] = {
-      {"0", 0.0},         {"-0", -0.0},       {"1", 1.0},          {"-12.5", -12.5},
-      {"1e3", 1000.0},    {"1E-2", 0.01},     {"2.5e+1", 25.0},    {"0.1", 0.1},
-      {"123456789012", 123456789012.0},       {"1e400", HUGE_VAL}, {"-1e400", -HUGE_VAL},
+      {"0", 0.0},          {"-0", -0.0},          {"1", 1.0},
+      {"-12.5", -12.5},    {"1e3", 1000.0},       {"1E-2", 0.01},
+      {"2.5e+1", 25.0},    {"0.1", 0.1},          {"123456789012", 123456789012.0},
+      {"1e400", HUGE_VAL}, {"-1e400", -HUGE_VAL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     rtt_json_doc *doc = NULL;
@@ -391,7 +393,8 @@ static const char *const samples[] = {
     "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":"
     "{\"stringValue\":\"svc\"}}]},\"scopeSpans\":[{\"spans\":[{\"traceId\":\"0af7651916cd43dd"
     "8448eb211c80319c\",\"spanId\":\"b7ad6b7169203331\",\"name\":\"a\\u00e9\\ud83d\\ude00\","
-    "\"kind\":2,\"startTimeUnixNano\":\"1\",\"endTimeUnixNano\":\"2\",\"status\":{\"code\":2}}]}]}]}",
+    "\"kind\":2,\"startTimeUnixNano\":\"1\",\"endTimeUnixNano\":\"2\",\"status\":{\"code\":2}}]}]}]"
+    "}",
     "[1,-2.5e10,true,false,null,\"x\\n\",{\"a\":[{}]},[],\"\xC3\xA9\"]",
     "{\"a\":{\"b\":{\"c\":{\"d\":[0.5,1E+2,\"\\\\\\\"\"]}}}}",
 };
@@ -402,7 +405,8 @@ static void test_every_prefix_of_a_container_is_rejected(void **state) {
     size_t n = strlen(samples[s]);
     assert_int_equal(parse_exact(samples[s], n), RTT_JSON_OK);
     for (size_t k = 0; k < n; k++)
-      if (parse_exact(samples[s], k) == RTT_JSON_OK) fail_msg("sample %zu: prefix %zu parsed", s, k);
+      if (parse_exact(samples[s], k) == RTT_JSON_OK)
+        fail_msg("sample %zu: prefix %zu parsed", s, k);
   }
 }
 
@@ -418,10 +422,10 @@ static void test_mutated_inputs_never_crash(void **state) {
     for (int e = 0; e < edits; e++) {
       size_t at = (size_t)(rng() % n);
       switch (rng() % 4) {
-        case 0: buf[at] = (char)rng(); break;                           /* any byte */
+        case 0: buf[at] = (char)rng(); break;                   /* any byte */
         case 1: buf[at] = syntax[rng() % sizeof syntax]; break; /* a syntax byte (or NUL) */
-        case 2: n = at; break;                                          /* truncate */
-        default:                                                        /* delete one */
+        case 2: n = at; break;                                  /* truncate */
+        default:                                                /* delete one */
           memmove(buf + at, buf + at + 1, n - at - 1);
           n--;
           break;
@@ -434,7 +438,8 @@ static void test_mutated_inputs_never_crash(void **state) {
 
 static void test_random_inputs_never_crash(void **state) {
   (void)state;
-  static const char alphabet[] = "{}[]\"\\:,0123456789-+.eEtrufalsn u\\\"\n\t\x01\x80\xBF\xC3\xE2\xF0\xFF";
+  static const char alphabet[] =
+      "{}[]\"\\:,0123456789-+.eEtrufalsn u\\\"\n\t\x01\x80\xBF\xC3\xE2\xF0\xFF";
   char buf[256];
   int parsed = 0;
   for (int iter = 0; iter < 50000; iter++) {

@@ -184,8 +184,8 @@ static void build_full(full *f) {
   s->start_time_unix_nano = UINT64_C(1700000000000000001);
   s->end_time_unix_nano = UINT64_MAX;
 
-  static const char *const keys[10] = {"s",     "b",     "i",   "d",       "arr",
-                                       "kv",    "bytes", "empty", "nan", "bad utf8"};
+  static const char *const keys[10] = {"s",  "b",     "i",     "d",   "arr",
+                                       "kv", "bytes", "empty", "nan", "bad utf8"};
   for (size_t i = 0; i < 10; i++) set_kv(&f->kv[i], &f->kv_p[i], &f->any[i], keys[i]);
   any_str(&f->any[0], "h\"i\n\x01\xC3\xA9");
   f->any[1].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
@@ -222,7 +222,9 @@ static void build_full(full *f) {
   /* any[7] stays empty */
   f->any[8].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
   f->any[8].double_value = NAN;
-  any_str(&f->any[9], "a\xFF" "b");
+  any_str(&f->any[9],
+          "a\xFF"
+          "b");
   s->n_attributes = 10;
   s->attributes = f->kv_p;
   s->dropped_attributes_count = 3;
@@ -280,7 +282,9 @@ static void test_round_trip_through_the_wire_and_the_parser(void **state) {
   /* protobuf-c packs strings up to their NUL and checks nothing more; the
    * invalid UTF-8 value is left out of the wire trip. */
   f->span.n_attributes = 9;
-  size_t len = opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(&f->req);
+  size_t len =
+      opentelemetry__proto__collector__trace__v1__export_trace_service_request__get_packed_size(
+          &f->req);
   uint8_t *wire = malloc(len);
   assert_non_null(wire);
   opentelemetry__proto__collector__trace__v1__export_trace_service_request__pack(&f->req, wire);
@@ -312,57 +316,82 @@ static void test_round_trip_through_the_wire_and_the_parser(void **state) {
   assert_int_equal(s0->u.string.len, 7);
   assert_memory_equal(s0->u.string.s, "h\"i\n\x01\xC3\xA9", 7);
   int64_t i;
-  assert_true(rtt_json_i64(rtt_json_get(rtt_json_get(rtt_json_at(attrs, 2), "value"), "intValue"), &i));
+  assert_true(
+      rtt_json_i64(rtt_json_get(rtt_json_get(rtt_json_at(attrs, 2), "value"), "intValue"), &i));
   assert_true(i == INT64_MIN);
-  assert_true(rtt_json_get(rtt_json_get(rtt_json_at(attrs, 3), "value"), "doubleValue")->u.number.value == 0.1);
-  const rtt_json *arr =
-      rtt_json_get(rtt_json_get(rtt_json_get(rtt_json_at(attrs, 4), "value"), "arrayValue"), "values");
+  assert_true(
+      rtt_json_get(rtt_json_get(rtt_json_at(attrs, 3), "value"), "doubleValue")->u.number.value ==
+      0.1);
+  const rtt_json *arr = rtt_json_get(
+      rtt_json_get(rtt_json_get(rtt_json_at(attrs, 4), "value"), "arrayValue"), "values");
   assert_int_equal(rtt_json_array_len(arr), 3);
   assert_string_equal(rtt_json_str(rtt_json_get(rtt_json_at(arr, 0), "stringValue")), "x");
   assert_int_equal(rtt_json_get(rtt_json_at(arr, 2), "arrayValue")->u.object.n, 0);
-  const rtt_json *kv =
-      rtt_json_get(rtt_json_get(rtt_json_get(rtt_json_at(attrs, 5), "value"), "kvlistValue"), "values");
+  const rtt_json *kv = rtt_json_get(
+      rtt_json_get(rtt_json_get(rtt_json_at(attrs, 5), "value"), "kvlistValue"), "values");
   assert_string_equal(rtt_json_str(rtt_json_get(rtt_json_at(kv, 0), "key")), "in");
   assert_true(rtt_json_get(rtt_json_get(rtt_json_at(kv, 0), "value"), "boolValue")->u.boolean);
   assert_string_equal(
-      rtt_json_str(rtt_json_get(rtt_json_get(rtt_json_at(attrs, 6), "value"), "bytesValue")), "AP8Q");
+      rtt_json_str(rtt_json_get(rtt_json_get(rtt_json_at(attrs, 6), "value"), "bytesValue")),
+      "AP8Q");
   assert_int_equal(rtt_json_get(rtt_json_at(attrs, 7), "value")->u.object.n, 0);
   assert_string_equal(
-      rtt_json_str(rtt_json_get(rtt_json_get(rtt_json_at(attrs, 8), "value"), "doubleValue")), "NaN");
+      rtt_json_str(rtt_json_get(rtt_json_get(rtt_json_at(attrs, 8), "value"), "doubleValue")),
+      "NaN");
   assert_string_equal(rtt_json_str(rtt_json_get(rtt_json_get(span, "status"), "message")), "bad");
   rtt_json_doc_free(doc);
 
-  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(back, NULL);
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(back,
+                                                                                          NULL);
   free(direct);
   free(json);
   free(wire);
   free(f);
 }
 
+/* A request of one span with nothing set, in an empty resource and scope. */
+typedef struct bare {
+  pb_resource_spans rs, *rsp;
+  pb_resource res;
+  pb_scope_spans ss, *ssp;
+  pb_scope scope;
+  pb_span span, *spanp;
+  pb_status st;
+} bare;
+
+static void build_bare(bare *b, rtt_pb_request *req) {
+  opentelemetry__proto__trace__v1__resource_spans__init(&b->rs);
+  opentelemetry__proto__resource__v1__resource__init(&b->res);
+  opentelemetry__proto__trace__v1__scope_spans__init(&b->ss);
+  opentelemetry__proto__common__v1__instrumentation_scope__init(&b->scope);
+  opentelemetry__proto__trace__v1__span__init(&b->span);
+  opentelemetry__proto__trace__v1__status__init(&b->st);
+  b->span.status = &b->st;
+  b->spanp = &b->span;
+  b->ss.scope = &b->scope;
+  b->ss.n_spans = 1;
+  b->ss.spans = &b->spanp;
+  b->ssp = &b->ss;
+  b->rs.resource = &b->res;
+  b->rs.n_scope_spans = 1;
+  b->rs.scope_spans = &b->ssp;
+  b->rsp = &b->rs;
+  req->n_resource_spans = 1;
+  req->resource_spans = &b->rsp;
+}
+
 static void test_defaults_are_left_out(void **state) {
   (void)state;
-  rtt_pb_request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+  rtt_pb_request req =
+      OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
   char *json = to_json(&req);
   assert_string_equal(json, "{\"resourceSpans\":[]}");
   free(json);
 
   /* A span with nothing set: only the always-written fields; an empty
    * resource and scope and an UNSET status are left out. */
-  pb_resource_spans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT, *rsp = &rs;
-  pb_resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
-  pb_scope_spans ss = OPENTELEMETRY__PROTO__TRACE__V1__SCOPE_SPANS__INIT, *ssp = &ss;
-  pb_scope scope = OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
-  pb_span span = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__INIT, *spanp = &span;
-  pb_status st = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__INIT;
-  span.status = &st;
-  rs.resource = &res;
-  ss.scope = &scope;
-  ss.n_spans = 1;
-  ss.spans = &spanp;
-  rs.n_scope_spans = 1;
-  rs.scope_spans = &ssp;
-  req.n_resource_spans = 1;
-  req.resource_spans = &rsp;
+  bare b;
+  build_bare(&b, &req);
   json = to_json(&req);
   assert_string_equal(json,
                       "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"\","
@@ -376,8 +405,12 @@ static void test_base64_of_every_length_remainder(void **state) {
   static const struct {
     const char *in, *out;
   } cases[] = {
-      {"", "\"\""},           {"f", "\"Zg==\""},         {"fo", "\"Zm8=\""},
-      {"foo", "\"Zm9v\""},    {"foob", "\"Zm9vYg==\""}, {"fooba", "\"Zm9vYmE=\""},
+      {"", "\"\""},
+      {"f", "\"Zg==\""},
+      {"fo", "\"Zm8=\""},
+      {"foo", "\"Zm9v\""},
+      {"foob", "\"Zm9vYg==\""},
+      {"fooba", "\"Zm9vYmE=\""},
       {"foobar", "\"Zm9vYmFy\""},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -460,7 +493,8 @@ static void test_matches_the_otlp_file_exporter_byte_for_byte(void **state) {
   assert_memory_equal(line, json, jl);
   assert_int_equal(line[jl], '\n');
 
-  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req, NULL);
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req,
+                                                                                          NULL);
   rpct__free(NULL, wire);
   free(json);
   free(line);
@@ -533,7 +567,8 @@ static void test_wire_depth_check_is_exact(void **state) {
   char *json = to_json(req);
   assert_int_equal(count(json, "arrayValue"), 29);
   free(json);
-  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req, NULL);
+  opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req,
+                                                                                          NULL);
 
   deep_request(&w, 30);
   assert_false(rtt_otlp_wire_depth_ok(w.buf + w.start, sizeof w.buf - w.start, RTT_OTLP_MAX_DEPTH));
@@ -577,7 +612,8 @@ static void test_converter_cuts_values_past_the_limit(void **state) {
   pb_resource_spans rs = OPENTELEMETRY__PROTO__TRACE__V1__RESOURCE_SPANS__INIT, *rsp = &rs;
   rs.n_scope_spans = 1;
   rs.scope_spans = &ssp;
-  rtt_pb_request req = OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
+  rtt_pb_request req =
+      OPENTELEMETRY__PROTO__COLLECTOR__TRACE__V1__EXPORT_TRACE_SERVICE_REQUEST__INIT;
   req.n_resource_spans = 1;
   req.resource_spans = &rsp;
   char *json = to_json(&req);

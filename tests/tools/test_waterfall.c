@@ -151,34 +151,39 @@ static void test_waterfall_text_is_exact(void **state) {
   rtt_view_style ascii = {.ascii = true};
   char *out = capture_trace(rtt_model_trace(m, 1), &ascii);
   assert_string_equal(
-      out,
-      "trace " TRACE_A "  5 spans  services: front, back  40.0 us  ERROR\n"
-      "  front GET /        SERVER      40.0 us  |########################################|\n"
-      "    front call a     CLIENT      3.00 us  |     ###                                |\n"
-      "    front call b     CLIENT      10.0 us  |          ##########                    |\n"
-      "      back handle b  SERVER      6.00 us  |            ######                      | x boom\n"
-      "  back late          INTERNAL    5.00 us  |                              #####     |"
-      " (parent not in file)\n");
+      out, "trace " TRACE_A
+           "  5 spans  services: front, back  40.0 us  ERROR\n"
+           "  front GET /        SERVER      40.0 us  |########################################|\n"
+           "    front call a     CLIENT      3.00 us  |     ###                                |\n"
+           "    front call b     CLIENT      10.0 us  |          ##########                    |\n"
+           "      back handle b  SERVER      6.00 us  |            ######                      | x "
+           "boom\n"
+           "  back late          INTERNAL    5.00 us  |                              #####     |"
+           " (parent not in file)\n");
   free(out);
 
   out = capture_trace(rtt_model_trace(m, 0), &ascii);
   assert_string_equal(out,
-                      "trace " TRACE_B "  1 span  2.00 ms\n"
+                      "trace " TRACE_B
+                      "  1 span  2.00 ms\n"
                       "  solo  INTERNAL    2.00 ms  |########################################|\n");
   free(out);
 
   /* UTF-8: block bars, the ✗ mark, µs; a narrower bar. */
   rtt_view_style utf8 = {.bar_width = 8};
   out = capture_trace(rtt_model_trace(m, 1), &utf8);
-  assert_non_null(strstr(out, "      back handle b  SERVER      6.00 \xC2\xB5s  |  \xE2\x96\x88\xE2\x96\x88    | \xE2\x9C\x97 boom\n"));
+  assert_non_null(strstr(out,
+                         "      back handle b  SERVER      6.00 \xC2\xB5s  |  "
+                         "\xE2\x96\x88\xE2\x96\x88    | \xE2\x9C\x97 boom\n"));
   free(out);
 
   /* Colours: ANSI sequences around the service, bar and marks. */
   rtt_view_style color = {.ascii = true, .color = true, .bar_width = 4};
   out = capture_trace(rtt_model_trace(m, 1), &color);
   assert_non_null(strstr(out, "\x1b[1mtrace " TRACE_A "\x1b[0m"));
-  assert_non_null(strstr(out, "      \x1b[36mback\x1b[0m handle b  SERVER      6.00 us  |"
-                              " \x1b[31m#\x1b[0m  | \x1b[31mx boom\x1b[0m\n"));
+  assert_non_null(strstr(out,
+                         "      \x1b[36mback\x1b[0m handle b  SERVER      6.00 us  |"
+                         " \x1b[31m#\x1b[0m  | \x1b[31mx boom\x1b[0m\n"));
   free(out);
   rtt_model_del(m);
 }
@@ -190,14 +195,12 @@ static void test_bar_columns_for_known_times(void **state) {
     uint64_t start, end;
     unsigned width, from, to;
   } cases[] = {
-      {1000, 1100, 40, 0, 40}, /* the whole trace */
-      {1025, 1050, 40, 10, 20},
-      {1001, 1002, 40, 0, 1},   /* floor and ceil: [0.4, 0.8) -> [0, 1) */
-      {1010, 1010, 40, 4, 5},   /* zero length: one column */
-      {1100, 1100, 40, 39, 40}, /* at the very end: the last column */
-      {1099, 1100, 40, 39, 40},
-      {1050, 1100, 3, 1, 3},    /* [1.5, 3) */
-      {900, 1050, 40, 0, 20},   /* before the trace (not its own span): clamped */
+      {1000, 1100, 40, 0, 40},                          /* the whole trace */
+      {1025, 1050, 40, 10, 20}, {1001, 1002, 40, 0, 1}, /* floor and ceil: [0.4, 0.8) -> [0, 1) */
+      {1010, 1010, 40, 4, 5},                           /* zero length: one column */
+      {1100, 1100, 40, 39, 40},                         /* at the very end: the last column */
+      {1099, 1100, 40, 39, 40}, {1050, 1100, 3, 1, 3},  /* [1.5, 3) */
+      {900, 1050, 40, 0, 20}, /* before the trace (not its own span): clamped */
       {1000, 5000, 40, 0, 40},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -286,11 +289,13 @@ static void test_text_from_the_file_cannot_drive_the_terminal(void **state) {
   (void)state;
   rtt_model *m = NULL;
   assert_int_equal(rtt_model_new(&m), 0);
-  add(m, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":"
-         "{\"stringValue\":\"s\\u001b]0;x\\u0007\"}}]},\"scopeSpans\":[{\"spans\":[{\"traceId\":"
-         "\"" TRACE_A "\",\"spanId\":\"01\",\"name\":\"n\\u001b[31m\\u009b\\u00e9\\u4e2d\","
-         "\"startTimeUnixNano\":\"10\",\"endTimeUnixNano\":\"20\",\"status\":{\"code\":2,"
-         "\"message\":\"m\\r\\n\"}}]}]}]}");
+  add(m,
+      "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":"
+      "{\"stringValue\":\"s\\u001b]0;x\\u0007\"}}]},\"scopeSpans\":[{\"spans\":[{\"traceId\":"
+      "\"" TRACE_A
+      "\",\"spanId\":\"01\",\"name\":\"n\\u001b[31m\\u009b\\u00e9\\u4e2d\","
+      "\"startTimeUnixNano\":\"10\",\"endTimeUnixNano\":\"20\",\"status\":{\"code\":2,"
+      "\"message\":\"m\\r\\n\"}}]}]}]}");
   assert_int_equal(rtt_model_finish(m), 0);
   rtt_view_style utf8 = {.bar_width = 1};
   char *out = capture_trace(rtt_model_trace(m, 0), &utf8);
@@ -312,7 +317,8 @@ static void test_long_labels_are_cut_with_an_ellipsis(void **state) {
   (void)state;
   static const span_spec spans[] = {
       {TRACE_A, "01", "", "abcdefghijklmnopqrstuvwxyz", 1, 0, 1, 0, ""},
-      {TRACE_A, "02", "01", "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 1, 0, 1, 0, ""},
+      {TRACE_A, "02", "01", "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 1,
+       0, 1, 0, ""},
   };
   rtt_model *m = NULL;
   assert_int_equal(rtt_model_new(&m), 0);
@@ -339,12 +345,13 @@ static void test_lenient_field_forms_are_read(void **state) {
   assert_int_equal(rtt_model_new(&m), 0);
   /* snake_case names, enum names, numbers for 64-bit fields, mixed-case
    * ids, the pre-1.0 instrumentationLibrarySpans. */
-  add(m, "{\"resource_spans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":"
-         "{\"string_value\":\"old\"}}]},\"instrumentation_library_spans\":[{\"spans\":[{"
-         "\"trace_id\":\"ABCDEF00ABCDEF00ABCDEF00ABCDEF00\",\"span_id\":\"00000000000000AA\","
-         "\"parent_span_id\":\"\",\"name\":\"x\",\"kind\":\"SPAN_KIND_CONSUMER\","
-         "\"start_time_unix_nano\":1000,\"end_time_unix_nano\":3000,\"status\":{\"code\":"
-         "\"STATUS_CODE_ERROR\",\"message\":\"e\"}}]}]}]}");
+  add(m,
+      "{\"resource_spans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":"
+      "{\"string_value\":\"old\"}}]},\"instrumentation_library_spans\":[{\"spans\":[{"
+      "\"trace_id\":\"ABCDEF00ABCDEF00ABCDEF00ABCDEF00\",\"span_id\":\"00000000000000AA\","
+      "\"parent_span_id\":\"\",\"name\":\"x\",\"kind\":\"SPAN_KIND_CONSUMER\","
+      "\"start_time_unix_nano\":1000,\"end_time_unix_nano\":3000,\"status\":{\"code\":"
+      "\"STATUS_CODE_ERROR\",\"message\":\"e\"}}]}]}]}");
   assert_int_equal(rtt_model_finish(m), 0);
   const rtt_trace *t = rtt_model_trace(m, 0);
   const rtt_span *s = t->spans[0];
@@ -373,7 +380,8 @@ static void test_lines_that_are_not_requests_are_refused(void **state) {
                    RTT_LINE_OK);
   assert_int_equal(n, 0);
   /* Odd shapes inside a request are skipped, not fatal. */
-  const char odd[] = "{\"resourceSpans\":[1,{\"scopeSpans\":{}},{\"scopeSpans\":[{\"spans\":[2,{}]}]}]}";
+  const char odd[] =
+      "{\"resourceSpans\":[1,{\"scopeSpans\":{}},{\"scopeSpans\":[{\"spans\":[2,{}]}]}]}";
   assert_int_equal(rtt_model_add_line(m, odd, sizeof odd - 1, 6, &n, why, sizeof why), RTT_LINE_OK);
   assert_int_equal(n, 1);
   assert_int_equal(rtt_model_finish(m), 0);
@@ -450,8 +458,9 @@ static void test_files_with_bad_lines_are_read_with_warnings(void **state) {
   free(path);
 
   /* One request printed over several lines is read whole, silently. */
-  char pretty[] = "{\n  \"resourceSpans\": [\n    {\"scopeSpans\": [{\"spans\": [{\"traceId\": \"ab\","
-                  " \"spanId\": \"01\", \"name\": \"p\"}]}]}\n  ]\n}\n";
+  char pretty[] =
+      "{\n  \"resourceSpans\": [\n    {\"scopeSpans\": [{\"spans\": [{\"traceId\": \"ab\","
+      " \"spanId\": \"01\", \"name\": \"p\"}]}]}\n  ]\n}\n";
   path = temp_file(pretty, strlen(pretty));
   warn = open_memstream(&warn_buf, &warn_len);
   assert_int_equal(rtt_model_new(&m), 0);
@@ -515,10 +524,12 @@ static void test_html_page_has_hooks_and_no_network_reference(void **state) {
   assert_null(strstr(buf, "<i>"));
   assert_non_null(strstr(buf, "<title>rpctrace: a&lt;b&gt;.jsonl</title>"));
   assert_non_null(strstr(buf, "<details class=\"trace\" data-trace-id=\"" TRACE_A "\" open>"));
-  assert_non_null(strstr(buf, "<details class=\"span\" data-span-id=\"00000000000000a1\" "
-                              "data-trace-id=\"" TRACE_A "\" data-depth=\"0\">"));
-  assert_non_null(strstr(buf, "<details class=\"span error\" data-span-id=\"00000000000000a2\" "
-                              "data-trace-id=\"" TRACE_A "\" data-depth=\"1\">"));
+  assert_non_null(strstr(buf,
+                         "<details class=\"span\" data-span-id=\"00000000000000a1\" "
+                         "data-trace-id=\"" TRACE_A "\" data-depth=\"0\">"));
+  assert_non_null(strstr(buf,
+                         "<details class=\"span error\" data-span-id=\"00000000000000a2\" "
+                         "data-trace-id=\"" TRACE_A "\" data-depth=\"1\">"));
   assert_non_null(strstr(buf, "<details class=\"span orphan\" data-span-id=\"00000000000000a3\""));
   assert_non_null(strstr(buf, "&lt;b&gt;root&lt;/b&gt;"));
   assert_non_null(strstr(buf, "<span class=\"svc\">svc&quot;&lt;i&gt;</span>"));
