@@ -167,27 +167,13 @@ int rpct_baggage_parse(const char *s, size_t len, rpct_baggage *out) {
 
 /* Members of a canonical baggage, one at a time. A struct whose len lies
  * beyond the buffer is read up to the buffer's end, never past it. */
-typedef struct bag_iter {
-  const char *p, *end;
-} bag_iter;
+typedef rpct__list_iter bag_iter;
 
 static bag_iter iter_begin(const rpct_baggage *b) {
   size_t n = b->len <= RPCT_BAGGAGE_MAX_LEN ? b->len : RPCT_BAGGAGE_MAX_LEN;
   return (bag_iter){.p = b->buf, .end = b->buf + n};
 }
 
-/* The next member as [*m, *m + *n), its key's length in *kn. */
-static bool iter_next(bag_iter *it, const char **m, size_t *n, size_t *kn) {
-  if (it->p >= it->end) return false;
-  const char *comma = memchr(it->p, ',', (size_t)(it->end - it->p));
-  const char *stop = comma ? comma : it->end;
-  const char *eq = memchr(it->p, '=', (size_t)(stop - it->p));
-  *m = it->p;
-  *n = (size_t)(stop - it->p);
-  *kn = eq ? (size_t)(eq - it->p) : *n;
-  it->p = comma ? comma + 1 : it->end;
-  return true;
-}
 
 /* strlen that stops looking after `max` + 1 characters: a result above
  * `max` only means "too long". */
@@ -206,7 +192,7 @@ int rpct_baggage_get(const rpct_baggage *b, const char *key, const char **value,
   bag_iter it = iter_begin(b);
   const char *m;
   size_t n, mkn;
-  while (iter_next(&it, &m, &n, &mkn)) {
+  while (rpct__list_next(&it, &m, &n, &mkn)) {
     if (mkn != kn || mkn == n || memcmp(m, key, kn) != 0) continue;
     const char *v = m + kn + 1;
     const char *semi = memchr(v, ';', n - kn - 1);
@@ -263,7 +249,7 @@ int rpct_baggage_set(rpct_baggage *b, const char *key, const char *value) {
   const char *m;
   size_t n, mkn;
   for (;;) {
-    bool more = iter_next(&it, &m, &n, &mkn);
+    bool more = rpct__list_next(&it, &m, &n, &mkn);
     bool mine = more && mkn == kn && memcmp(m, key, kn) == 0;
     if (mine && placed) continue;
     if (!more && placed) break;

@@ -76,6 +76,13 @@ typedef int (*rpct__kv_fn)(void *data, const char *key, size_t key_len, const ch
 int rpct__kv_list_parse(const char *s, size_t len, const rpct_allocator *alloc, rpct__kv_fn fn,
                         void *data, const char **bad, size_t *bad_len, const char **why);
 
+/* Members of a canonical list ("k=v,k2=v2", no white space), one at a
+ * time: *m and *n the member, *kn its key's length. */
+typedef struct rpct__list_iter {
+  const char *p, *end;
+} rpct__list_iter;
+bool rpct__list_next(rpct__list_iter *it, const char **m, size_t *n, size_t *kn);
+
 /* ---- span.c / tracer.c ---- */
 /* Span states (rpct_span.state_). */
 enum {

@@ -119,3 +119,15 @@ int rpct__kv_list_parse(const char *s, size_t len, const rpct_allocator *alloc, 
   rpct__free(alloc, buf);
   return err;
 }
+
+bool rpct__list_next(rpct__list_iter *it, const char **m, size_t *n, size_t *kn) {
+  if (it->p >= it->end) return false;
+  const char *comma = memchr(it->p, ',', (size_t)(it->end - it->p));
+  const char *stop = comma ? comma : it->end;
+  const char *eq = memchr(it->p, '=', (size_t)(stop - it->p));
+  *m = it->p;
+  *n = (size_t)(stop - it->p);
+  *kn = eq ? (size_t)(eq - it->p) : *n;
+  it->p = comma ? comma + 1 : it->end;
+  return true;
+}

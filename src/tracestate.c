@@ -191,9 +191,7 @@ int rpct_tracestate_parse(const char *s, size_t len, rpct_tracestate *out) {
 
 /* Members of a canonical tracestate, one at a time. A struct with len
  * beyond the buffer is read up to the buffer's end, never past it. */
-typedef struct ts_iter {
-  const char *p, *end;
-} ts_iter;
+typedef rpct__list_iter ts_iter;
 
 static size_t used_len(const rpct_tracestate *ts) {
   return ts->len <= RPCT_TRACESTATE_MAX_LEN ? ts->len : RPCT_TRACESTATE_MAX_LEN;
@@ -203,24 +201,12 @@ static ts_iter iter_begin(const rpct_tracestate *ts) {
   return (ts_iter){.p = ts->buf, .end = ts->buf + used_len(ts)};
 }
 
-/* The next member as [*m, *m + *n) with its key's length in *kn. */
-static bool iter_next(ts_iter *it, const char **m, size_t *n, size_t *kn) {
-  if (it->p >= it->end) return false;
-  const char *comma = memchr(it->p, ',', (size_t)(it->end - it->p));
-  const char *stop = comma ? comma : it->end;
-  const char *eq = memchr(it->p, '=', (size_t)(stop - it->p));
-  *m = it->p;
-  *n = (size_t)(stop - it->p);
-  *kn = eq ? (size_t)(eq - it->p) : *n;
-  it->p = comma ? comma + 1 : it->end;
-  return true;
-}
 
 /* The member whose key is k[0..kn): its start and length. */
 static bool find(const rpct_tracestate *ts, const char *k, size_t kn, const char **m, size_t *n) {
   ts_iter it = iter_begin(ts);
   size_t mkn;
-  while (iter_next(&it, m, n, &mkn))
+  while (rpct__list_next(&it, m, n, &mkn))
     if (mkn == kn && memcmp(*m, k, kn) == 0) return true;
   return false;
 }
@@ -255,7 +241,7 @@ int rpct_tracestate_set(rpct_tracestate *ts, const char *key, const char *value)
   ts_iter it = iter_begin(ts);
   const char *m;
   size_t n, mkn;
-  while (count < RPCT_TRACESTATE_MAX_MEMBERS && iter_next(&it, &m, &n, &mkn)) {
+  while (count < RPCT_TRACESTATE_MAX_MEMBERS && rpct__list_next(&it, &m, &n, &mkn)) {
     if (mkn == kn && memcmp(m, key, kn) == 0) continue;
     if (len + 1 + n > RPCT_TRACESTATE_MAX_LEN) break;
     tmp[len++] = ',';

@@ -1,18 +1,9 @@
 /* OTLP protobuf -> OTLP/JSON (see otlp_pb_json.h). */
+#include "export/otlp_pb.h"
 #include "otlp_pb_json.h"
 
 #include <string.h>
 
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
-typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event pb_event;
-typedef Opentelemetry__Proto__Trace__V1__Span__Link pb_link;
-typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
-typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
-typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
 
 /* protobuf-c gives "" for an absent string; a hand-made message may hold
  * NULL. */

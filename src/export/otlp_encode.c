@@ -7,20 +7,9 @@
 #include <stdalign.h>
 #include <string.h>
 
+#include "export/otlp_pb.h"
 #include "internal.h"
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_request;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
-typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event pb_event;
-typedef Opentelemetry__Proto__Trace__V1__Span__Link pb_link;
-typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
-typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
-typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
 
 /* OTLP SpanFlags: bit 8 says bit 9 is meaningful; bit 9: the parent is remote. */
 #define SPAN_FLAGS_HAS_IS_REMOTE 0x100u

@@ -17,23 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "export/otlp_pb.h"
 #include "internal.h"
 #include "json.h"
 #include "otlp_pb_json.h"
 #include "test_util.h"
 
-typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;
-typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
-typedef Opentelemetry__Proto__Common__V1__ArrayValue pb_array;
-typedef Opentelemetry__Proto__Common__V1__KeyValueList pb_kvlist;
-typedef Opentelemetry__Proto__Trace__V1__ResourceSpans pb_resource_spans;
-typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
-typedef Opentelemetry__Proto__Trace__V1__ScopeSpans pb_scope_spans;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope pb_scope;
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Trace__V1__Span__Event pb_event;
-typedef Opentelemetry__Proto__Trace__V1__Span__Link pb_link;
-typedef Opentelemetry__Proto__Trace__V1__Status pb_status;
 
 #define ANY_INIT OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT
 #define KV_INIT OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT

@@ -7,13 +7,10 @@
 
 #include <cmocka.h>
 
+#include "export/otlp_pb.h"
 #include "internal.h"
-#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #include "test_util.h"
 
-typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest pb_request;
-typedef Opentelemetry__Proto__Trace__V1__Span pb_span;
-typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;
 
 static tu_tracer T;
 
