@@ -18,6 +18,8 @@
 /* cmocka.h needs the four above first. */
 #include <cmocka.h>
 
+#include "alloc_count.h"
+
 #include "internal.h"
 #include "test_util.h"
 
@@ -545,80 +547,18 @@ static void test_context_survives_every_format_in_turn(void **state) {
  * no allocation
  * ====================================================================== */
 
-static volatile size_t n_allocs;
-static volatile int counting;
-
-/* Under valgrind the malloc below is replaced by valgrind's own, so nothing
- * can be counted: the allocation tests skip there (the plain and sanitizer
- * runs check them) rather than pass without looking. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
-#endif
-#endif
-#ifndef UNDER_VALGRIND
-#define UNDER_VALGRIND() false
-#endif
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-/* From the sanitizer runtime's allocator interface (declared here because
- * gcc's Debian packages do not install its header). */
-int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
-                                              void (*free_hook)(const volatile void *));
-static void on_malloc(const volatile void *p, size_t size) {
-  (void)p, (void)size;
-  if (counting) n_allocs++;
-}
-static void on_free(const volatile void *p) { (void)p; }
-static void install_hook(void) { __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free); }
-#else
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-extern void __libc_free(void *);
-void *malloc(size_t n);
-void *calloc(size_t n, size_t m);
-void *realloc(void *p, size_t n);
-void *aligned_alloc(size_t a, size_t n);
-int posix_memalign(void **out, size_t a, size_t n);
-void *malloc(size_t n) {
-  if (counting) n_allocs++;
-  return __libc_malloc(n);
-}
-void *calloc(size_t n, size_t m) {
-  if (counting) n_allocs++;
-  return __libc_calloc(n, m);
-}
-void *realloc(void *p, size_t n) {
-  if (counting) n_allocs++;
-  return __libc_realloc(p, n);
-}
-void *aligned_alloc(size_t a, size_t n) {
-  if (counting) n_allocs++;
-  return __libc_memalign(a, n);
-}
-int posix_memalign(void **out, size_t a, size_t n) {
-  if (counting) n_allocs++;
-  *out = __libc_memalign(a, n);
-  return *out ? 0 : 12; /* ENOMEM */
-}
-void free(void *p) { __libc_free(p); }
-static void install_hook(void) {}
-#endif
-
-static void *(*volatile malloc_fn)(size_t) = malloc;
 
 static void test_allocation_counter_sees_malloc(void **state) {
   (void)state;
-  if (UNDER_VALGRIND()) skip();
-  counting = 1;
-  n_allocs = 0;
-  void *p = malloc_fn(32);
-  counting = 0;
+  if (!alloc_count_available()) {
+    print_message("skipped: under valgrind, whose malloc replaces the counting one\n");
+    skip();
+  }
+  alloc_count_begin();
+  void *p = alloc_count_malloc(32);
+  size_t n = alloc_count_end();
   free(p);
-  assert_int_equal(n_allocs, 1);
+  assert_int_equal(n, 1);
 }
 
 static void test_propagators_parse_and_format_allocate_nothing(void **state) {
@@ -635,9 +575,11 @@ static void test_propagators_parse_and_format_allocate_nothing(void **state) {
   const char *v;
   size_t vl;
   int ok = 0;
-  if (UNDER_VALGRIND()) skip();
-  counting = 1;
-  n_allocs = 0;
+  if (!alloc_count_available()) {
+    print_message("skipped: under valgrind, whose malloc replaces the counting one\n");
+    skip();
+  }
+  alloc_count_begin();
   for (int round = 0; round < 1000; round++) {
     for (size_t i = 0; i < RPCT__ARRAY_LEN(singles); i++) {
       if (rpct_b3_parse_single(singles[i], strlen(singles[i]), &ctx, &st) != RPCT_OK) continue;
@@ -653,13 +595,12 @@ static void test_propagators_parse_and_format_allocate_nothing(void **state) {
     ok += rpct_baggage_set(&baggage, "userId", "bob smith") == RPCT_OK;
     ok += rpct_baggage_format(&baggage, bag_out, sizeof bag_out) > 0;
   }
-  counting = 0;
-  assert_int_equal(n_allocs, 0);
+  assert_int_equal(alloc_count_end(), 0);
   assert_int_equal(ok, 1000 * (2 * 5 + 4));
 }
 
 int main(void) {
-  install_hook();
+  alloc_count_install();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_b3_single_parse_follows_spec_cases),
       cmocka_unit_test(test_b3_single_parse_reads_only_len_bytes),
