@@ -351,6 +351,7 @@ static grpc_call_error request(pending_op *op, void *tag_new, const request_args
     s->op = *op;
     s->wrapper = (grpc_completion_queue_functor){.functor_run = functor_run,
                                                  .inlineable = op->app_functor->inlineable};
+    rpct__op_publish_callback(s);
     rc = start_request(a, op, &s->wrapper);
   } else {
     s = rpct__op_publish(tag_new, op);
@@ -439,7 +440,7 @@ static void observe(const pending_op *op, bool success) {
 
 static void functor_run(grpc_completion_queue_functor *f, int ok) {
   op_slot *s = (op_slot *)((char *)f - offsetof(op_slot, wrapper));
-  pending_op op = s->op;
+  pending_op op = rpct__op_read_callback(s);
   rpct__op_release(s);
   observe(&op, ok != 0);
   op.app_functor->functor_run(op.app_functor, ok);
@@ -546,6 +547,7 @@ grpc_call_error rpct__hook_grpc_call_start_batch(grpc_call *call, const grpc_op 
       s->op = op;
       s->wrapper = (grpc_completion_queue_functor){.functor_run = functor_run,
                                                    .inlineable = op.app_functor->inlineable};
+      rpct__op_publish_callback(s);
       rc = real()->grpc_call_start_batch(call, send, nops, &s->wrapper, reserved);
     } else {
       rc = real()->grpc_call_start_batch(call, send, nops, tag, reserved);

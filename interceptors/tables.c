@@ -118,6 +118,15 @@ bool rpct__op_take(grpc_completion_queue *cq, void *tag, pending_op *out) {
   return false;
 }
 
+void rpct__op_publish_callback(op_slot *s) {
+  atomic_store_explicit(&s->state, SLOT_CALLBACK, memory_order_release);
+}
+
+pending_op rpct__op_read_callback(op_slot *s) {
+  (void)atomic_load_explicit(&s->state, memory_order_acquire);
+  return s->op;
+}
+
 void rpct__op_release(op_slot *s) {
   atomic_store_explicit(&s->state, SLOT_TOMB, memory_order_release);
 }

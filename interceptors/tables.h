@@ -75,7 +75,7 @@ typedef struct pending_op {
 
 /* Op slot states: any tag value is valid (gRPC examples use small
  * integers), so the state is kept apart from it. */
-enum { SLOT_EMPTY = 0, SLOT_BUSY = 1, SLOT_FULL = 2, SLOT_TOMB = 3 };
+enum { SLOT_EMPTY = 0, SLOT_BUSY = 1, SLOT_FULL = 2, SLOT_TOMB = 3, SLOT_CALLBACK = 4 };
 
 typedef struct op_slot {
   _Atomic int state;
@@ -86,6 +86,10 @@ typedef struct op_slot {
 
 /* A slot for a callback queue's op (found again through its functor). */
 op_slot *rpct__op_reserve(void);
+/* Publish a reserved slot once filled (release): the functor that gRPC core
+ * runs on another thread reads it with rpct__op_read_callback (acquire). */
+void rpct__op_publish_callback(op_slot *s);
+pending_op rpct__op_read_callback(op_slot *s);
 /* Publish `op` under (op->cq, tag) for next/pluck queues. */
 op_slot *rpct__op_publish(void *tag, const pending_op *op);
 /* Take the op published under (cq, tag), if any, into *out. */
