@@ -136,16 +136,25 @@ void rpct__op_release(op_slot *s) {
 #define MAX_CALLBACK_CQS 256
 static _Atomic(grpc_completion_queue *) callback_cqs[MAX_CALLBACK_CQS];
 
+/* How many callback queues the set holds: most programs have none, and
+ * then rpct__is_callback_cq answers without scanning (it runs for every
+ * call created and every request-call). */
+static atomic_int n_callback_cqs;
+
 void rpct__callback_cq_set(grpc_completion_queue *old, grpc_completion_queue *now) {
   for (int i = 0; i < MAX_CALLBACK_CQS; i++) {
     grpc_completion_queue *expected = old;
-    if (atomic_compare_exchange_strong(&callback_cqs[i], &expected, now)) return;
+    if (atomic_compare_exchange_strong(&callback_cqs[i], &expected, now)) {
+      atomic_fetch_add(&n_callback_cqs, (now != NULL) - (old != NULL));
+      return;
+    }
   }
 }
 
 bool rpct__is_callback_cq(const grpc_completion_queue *cq) {
+  if (!cq || atomic_load_explicit(&n_callback_cqs, memory_order_acquire) == 0) return false;
   for (int i = 0; i < MAX_CALLBACK_CQS; i++)
-    if (cq && atomic_load_explicit(&callback_cqs[i], memory_order_relaxed) == cq) return true;
+    if (atomic_load_explicit(&callback_cqs[i], memory_order_relaxed) == cq) return true;
   return false;
 }
 

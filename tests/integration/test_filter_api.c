@@ -177,53 +177,73 @@ static void server_stop(server *s) {
   grpc_completion_queue_destroy(s->cq);
 }
 
-/* One unary call; returns its status code. */
-static int unary(int port, const char *method) {
+/* One unary call's channel, call, buffers and its six-op batch, on a
+ * completion queue of the caller's choosing. */
+typedef struct unary_batch {
+  grpc_channel *ch;
+  grpc_call *call;
+  grpc_byte_buffer *req, *resp;
+  grpc_metadata_array initial, trailing;
+  grpc_status_code status;
+  grpc_slice details;
+  grpc_op ops[6];
+} unary_batch;
+
+static void unary_begin(unary_batch *u, int port, const char *method, grpc_completion_queue *cq) {
+  memset(u, 0, sizeof *u);
   char target[64];
   snprintf(target, sizeof target, "127.0.0.1:%d", port);
   grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-  grpc_channel *ch = grpc_channel_create(target, creds, NULL);
+  u->ch = grpc_channel_create(target, creds, NULL);
   grpc_channel_credentials_release(creds);
-  grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-  grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                                             grpc_slice_from_static_string(method), NULL,
-                                             in_ms(5000), NULL);
+  u->call = grpc_channel_create_call(u->ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                     grpc_slice_from_static_string(method), NULL, in_ms(5000),
+                                     NULL);
   grpc_slice ping = grpc_slice_from_static_string("ping!");
-  grpc_byte_buffer *req = grpc_raw_byte_buffer_create(&ping, 1);
-  grpc_byte_buffer *resp = NULL;
-  grpc_metadata_array initial, trailing;
-  grpc_metadata_array_init(&initial);
-  grpc_metadata_array_init(&trailing);
-  grpc_status_code status = GRPC_STATUS_OK;
-  grpc_slice details = grpc_empty_slice();
-  grpc_op ops[6];
-  memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = req;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
-  ops[4].op = GRPC_OP_RECV_MESSAGE;
-  ops[4].data.recv_message.recv_message = &resp;
-  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[5].data.recv_status_on_client.status = &status;
-  ops[5].data.recv_status_on_client.status_details = &details;
-  ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+  u->req = grpc_raw_byte_buffer_create(&ping, 1);
+  grpc_metadata_array_init(&u->initial);
+  grpc_metadata_array_init(&u->trailing);
+  u->status = GRPC_STATUS_OK;
+  u->details = grpc_empty_slice();
+  u->ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  u->ops[1].op = GRPC_OP_SEND_MESSAGE;
+  u->ops[1].data.send_message.send_message = u->req;
+  u->ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  u->ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+  u->ops[3].data.recv_initial_metadata.recv_initial_metadata = &u->initial;
+  u->ops[4].op = GRPC_OP_RECV_MESSAGE;
+  u->ops[4].data.recv_message.recv_message = &u->resp;
+  u->ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  u->ops[5].data.recv_status_on_client.status = &u->status;
+  u->ops[5].data.recv_status_on_client.status_details = &u->details;
+  u->ops[5].data.recv_status_on_client.trailing_metadata = &u->trailing;
+}
+
+/* Release everything but the queue; the call's status code. */
+static int unary_end(unary_batch *u) {
+  grpc_byte_buffer_destroy(u->req);
+  if (u->resp) grpc_byte_buffer_destroy(u->resp);
+  grpc_slice_unref(u->details);
+  grpc_metadata_array_destroy(&u->initial);
+  grpc_metadata_array_destroy(&u->trailing);
+  grpc_call_unref(u->call);
+  grpc_channel_destroy(u->ch);
+  return (int)u->status;
+}
+
+/* One unary call on a pluck queue; returns its status code. */
+static int unary(int port, const char *method) {
+  grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+  unary_batch u;
+  unary_begin(&u, port, method, cq);
   int tag = 0;
-  if (grpc_call_start_batch(call, ops, 6, &tag, NULL) == GRPC_CALL_OK)
+  if (grpc_call_start_batch(u.call, u.ops, 6, &tag, NULL) == GRPC_CALL_OK)
     grpc_completion_queue_pluck(cq, &tag, in_ms(6000), NULL);
-  grpc_byte_buffer_destroy(req);
-  if (resp) grpc_byte_buffer_destroy(resp);
-  grpc_slice_unref(details);
-  grpc_metadata_array_destroy(&initial);
-  grpc_metadata_array_destroy(&trailing);
-  grpc_call_unref(call);
+  int status = unary_end(&u);
   grpc_completion_queue_shutdown(cq);
   grpc_completion_queue_pluck(cq, NULL, in_ms(1000), NULL);
   grpc_completion_queue_destroy(cq);
-  grpc_channel_destroy(ch);
-  return (int)status;
+  return status;
 }
 
 /* A functor tag for callback completion queues: signals when run. */
@@ -264,54 +284,20 @@ static bool done_wait(done_functor *d) {
 
 /* One unary call on a callback completion queue; its status code. */
 static int unary_callback(int port, const char *method, int *functor_runs) {
-  char target[64];
-  snprintf(target, sizeof target, "127.0.0.1:%d", port);
-  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-  grpc_channel *ch = grpc_channel_create(target, creds, NULL);
-  grpc_channel_credentials_release(creds);
   done_functor shutdown_done, batch_done;
   done_init(&shutdown_done);
   done_init(&batch_done);
   grpc_completion_queue *cq = grpc_completion_queue_create_for_callback(&shutdown_done.base, NULL);
-  grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                                             grpc_slice_from_static_string(method), NULL,
-                                             in_ms(5000), NULL);
-  grpc_slice ping = grpc_slice_from_static_string("ping!");
-  grpc_byte_buffer *req = grpc_raw_byte_buffer_create(&ping, 1);
-  grpc_byte_buffer *resp = NULL;
-  grpc_metadata_array initial, trailing;
-  grpc_metadata_array_init(&initial);
-  grpc_metadata_array_init(&trailing);
-  grpc_status_code status = GRPC_STATUS_OK;
-  grpc_slice details = grpc_empty_slice();
-  grpc_op ops[6];
-  memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = req;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
-  ops[4].op = GRPC_OP_RECV_MESSAGE;
-  ops[4].data.recv_message.recv_message = &resp;
-  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[5].data.recv_status_on_client.status = &status;
-  ops[5].data.recv_status_on_client.status_details = &details;
-  ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
-  if (grpc_call_start_batch(call, ops, 6, &batch_done.base, NULL) == GRPC_CALL_OK)
+  unary_batch u;
+  unary_begin(&u, port, method, cq);
+  if (grpc_call_start_batch(u.call, u.ops, 6, &batch_done.base, NULL) == GRPC_CALL_OK)
     done_wait(&batch_done);
   *functor_runs = batch_done.runs;
-  grpc_byte_buffer_destroy(req);
-  if (resp) grpc_byte_buffer_destroy(resp);
-  grpc_slice_unref(details);
-  grpc_metadata_array_destroy(&initial);
-  grpc_metadata_array_destroy(&trailing);
-  grpc_call_unref(call);
+  int status = unary_end(&u);
   grpc_completion_queue_shutdown(cq);
   done_wait(&shutdown_done);
   grpc_completion_queue_destroy(cq);
-  grpc_channel_destroy(ch);
-  return (int)status;
+  return status;
 }
 
 static tu_tracer T;

@@ -14,6 +14,8 @@
 /* cmocka.h needs the four above first. */
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "internal.h"
 
 enum {
@@ -41,12 +43,6 @@ static void expect_bag(const char *name, const rpct_baggage *b, const char *want
   if (b->len != wl || memcmp(b->buf, want, wl) != 0 || b->count != count)
     fail_msg("%s: got \"%.*s\" (%d members), want \"%s\" (%d members)", name,
              b->len > 200 ? 200 : (int)b->len, b->buf, b->count, want, count);
-}
-
-static void expect_rc(const char *name, int got, int want) {
-  if (got != want)
-    fail_msg("%s: returned %d (%s), want %d (%s)", name, got, rpct_strerror(got), want,
-             rpct_strerror(want));
 }
 
 /* A baggage holding something, to show that a parse replaces it. */
@@ -83,11 +79,11 @@ static void run_parse_cases(const parse_case *cases, size_t n_cases) {
     fill_stale(&bag);
     int rc = n == 1 ? rpct_baggage_parse(vals[0], lens[0], &bag)
                     : rpct_baggage_parse_multi(vals, lens, n, &bag);
-    expect_rc(c->name, rc, c->rc);
+    tu_expect_rc(c->name, rc, c->rc);
     expect_bag(c->name, &bag, c->out, c->count);
     if (n == 1) { /* one value through parse_multi: the same answer */
       fill_stale(&bag);
-      expect_rc(c->name, rpct_baggage_parse_multi(vals, lens, 1, &bag), c->rc);
+      tu_expect_rc(c->name, rpct_baggage_parse_multi(vals, lens, 1, &bag), c->rc);
       expect_bag(c->name, &bag, c->out, c->count);
     }
   }
@@ -199,12 +195,12 @@ static void test_baggage_keeps_64_members_and_drops_the_65th(void **state) {
 
   members(in, 0, 64);
   fill_stale(&bag);
-  expect_rc("64 members", rpct_baggage_parse(in, n64, &bag), OK);
+  tu_expect_rc("64 members", rpct_baggage_parse(in, n64, &bag), OK);
   expect_bag("64 members", &bag, want, 64);
 
   size_t n65 = members(in, 0, 65);
   fill_stale(&bag);
-  expect_rc("65 members", rpct_baggage_parse(in, n65, &bag), LIMIT);
+  tu_expect_rc("65 members", rpct_baggage_parse(in, n65, &bag), LIMIT);
   expect_bag("65 members", &bag, want, 64);
 
   /* Across values: 40 + 30 members keep the first 64, in order. */
@@ -212,7 +208,7 @@ static void test_baggage_keeps_64_members_and_drops_the_65th(void **state) {
   const char *vals[2] = {a, b};
   size_t lens[2] = {members(a, 0, 40), members(b, 40, 30)};
   fill_stale(&bag);
-  expect_rc("40 + 30 members", rpct_baggage_parse_multi(vals, lens, 2, &bag), LIMIT);
+  tu_expect_rc("40 + 30 members", rpct_baggage_parse_multi(vals, lens, 2, &bag), LIMIT);
   expect_bag("40 + 30 members", &bag, want, 64);
 
   /* Malformed and empty members do not count against the limit. */
@@ -220,7 +216,7 @@ static void test_baggage_keeps_64_members_and_drops_the_65th(void **state) {
   size_t m = 0;
   for (int i = 0; i < 64; i++) m += (size_t)sprintf(mixed + m, "k%02d=v,bad key,,", i);
   fill_stale(&bag);
-  expect_rc("64 valid among 64 malformed", rpct_baggage_parse(mixed, m, &bag), BAD);
+  tu_expect_rc("64 valid among 64 malformed", rpct_baggage_parse(mixed, m, &bag), BAD);
   expect_bag("64 valid among 64 malformed", &bag, want, 64);
 }
 
@@ -243,14 +239,14 @@ static void test_baggage_keeps_8192_bytes_and_drops_members_past_them(void **sta
   snprintf(in, sizeof in, "%s,%s", a, b);
   assert_int_equal(strlen(in), 8192);
   fill_stale(&bag);
-  expect_rc("8192 bytes", rpct_baggage_parse(in, strlen(in), &bag), OK);
+  tu_expect_rc("8192 bytes", rpct_baggage_parse(in, strlen(in), &bag), OK);
   expect_bag("8192 bytes", &bag, in, 2);
 
   /* The limit is on the canonical text: white space that is removed does
    * not count. */
   snprintf(in, sizeof in, "  %s  ,\t%s\t", a, b);
   fill_stale(&bag);
-  expect_rc("8192 bytes after removing OWS", rpct_baggage_parse(in, strlen(in), &bag), OK);
+  tu_expect_rc("8192 bytes after removing OWS", rpct_baggage_parse(in, strlen(in), &bag), OK);
   snprintf(want, sizeof want, "%s,%s", a, b);
   expect_bag("8192 bytes after removing OWS", &bag, want, 2);
 
@@ -259,17 +255,17 @@ static void test_baggage_keeps_8192_bytes_and_drops_members_past_them(void **sta
   snprintf(in, sizeof in, "%s,%s", a, b);
   assert_int_equal(strlen(in), 8193);
   fill_stale(&bag);
-  expect_rc("8193 bytes", rpct_baggage_parse(in, strlen(in), &bag), LIMIT);
+  tu_expect_rc("8193 bytes", rpct_baggage_parse(in, strlen(in), &bag), LIMIT);
   expect_bag("8193 bytes", &bag, a, 1);
 
   /* One member of 8192 alone fits; of 8193 it leaves nothing. */
   member_of_len(a, "a", 8192);
   fill_stale(&bag);
-  expect_rc("one member of 8192", rpct_baggage_parse(a, 8192, &bag), OK);
+  tu_expect_rc("one member of 8192", rpct_baggage_parse(a, 8192, &bag), OK);
   expect_bag("one member of 8192", &bag, a, 1);
   member_of_len(a, "a", 8193);
   fill_stale(&bag);
-  expect_rc("one member of 8193", rpct_baggage_parse(a, 8193, &bag), LIMIT);
+  tu_expect_rc("one member of 8193", rpct_baggage_parse(a, 8193, &bag), LIMIT);
   expect_bag("one member of 8193", &bag, "", 0);
 
   /* Dropping is from the end: once a member does not fit, the members
@@ -277,13 +273,13 @@ static void test_baggage_keeps_8192_bytes_and_drops_members_past_them(void **sta
   member_of_len(b, "big", 8190);
   snprintf(in, sizeof in, "a=1,%s,c=3", b);
   fill_stale(&bag);
-  expect_rc("too big in the middle", rpct_baggage_parse(in, strlen(in), &bag), LIMIT);
+  tu_expect_rc("too big in the middle", rpct_baggage_parse(in, strlen(in), &bag), LIMIT);
   expect_bag("too big in the middle", &bag, "a=1", 1);
 
   /* A malformed member with a dropped one: the parse error is reported. */
   snprintf(in, sizeof in, "a=1,x y=2,%s", b);
   fill_stale(&bag);
-  expect_rc("malformed and too big", rpct_baggage_parse(in, strlen(in), &bag), BAD);
+  tu_expect_rc("malformed and too big", rpct_baggage_parse(in, strlen(in), &bag), BAD);
   expect_bag("malformed and too big", &bag, "a=1", 1);
 }
 
@@ -402,7 +398,7 @@ static void test_baggage_get_finds_the_first_exact_key(void **state) {
     parse_str(&bag, c->baggage);
     const char *v = "stale";
     size_t vl = 99;
-    expect_rc(c->name, rpct_baggage_get(&bag, c->key, &v, &vl), c->rc);
+    tu_expect_rc(c->name, rpct_baggage_get(&bag, c->key, &v, &vl), c->rc);
     if (c->rc != OK) {
       assert_null(v);
       assert_int_equal(vl, 0);
@@ -453,14 +449,14 @@ static void test_baggage_set_replaces_or_appends_and_encodes(void **state) {
     const set_case *c = &set_cases[i];
     memset(&bag, 0, sizeof bag);
     if (c->initial[0]) parse_str(&bag, c->initial);
-    expect_rc(c->name, rpct_baggage_set(&bag, c->key, c->value), c->rc);
+    tu_expect_rc(c->name, rpct_baggage_set(&bag, c->key, c->value), c->rc);
     expect_bag(c->name, &bag, c->after, c->count);
     /* What set writes, parse accepts unchanged. */
     char buf[256];
     int n = rpct_baggage_format(&bag, buf, sizeof buf);
     assert_true(n >= 0);
     memset(&bag2, 0, sizeof bag2);
-    expect_rc(c->name, rpct_baggage_parse(buf, (size_t)n, &bag2), OK);
+    tu_expect_rc(c->name, rpct_baggage_parse(buf, (size_t)n, &bag2), OK);
     expect_bag(c->name, &bag2, c->after, c->count);
   }
 }
@@ -473,9 +469,9 @@ static void test_baggage_set_refuses_to_exceed_the_limits(void **state) {
   memcpy(want, in, n + 1);
 
   /* A 65th member is refused; replacing one of the 64 is not. */
-  expect_rc("65th member", rpct_baggage_set(&bag, "k64", "v"), LIMIT);
+  tu_expect_rc("65th member", rpct_baggage_set(&bag, "k64", "v"), LIMIT);
   expect_bag("65th member", &bag, want, 64);
-  expect_rc("replace at 64", rpct_baggage_set(&bag, "k10", "w"), OK);
+  tu_expect_rc("replace at 64", rpct_baggage_set(&bag, "k10", "w"), OK);
   want[10 * 6 + 4] = 'w';
   expect_bag("replace at 64", &bag, want, 64);
 
@@ -485,19 +481,19 @@ static void test_baggage_set_refuses_to_exceed_the_limits(void **state) {
   memset(big, 'x', 8190);
   big[8190] = '\0';
   parse_str(&bag, "a=1");
-  expect_rc("3 + 1 + 8192 bytes", rpct_baggage_set(&bag, "b", big), LIMIT);
+  tu_expect_rc("3 + 1 + 8192 bytes", rpct_baggage_set(&bag, "b", big), LIMIT);
   expect_bag("3 + 1 + 8192 bytes", &bag, "a=1", 1);
   memset(&bag, 0, sizeof bag);
-  expect_rc("exactly 8192 bytes", rpct_baggage_set(&bag, "b", big), OK);
+  tu_expect_rc("exactly 8192 bytes", rpct_baggage_set(&bag, "b", big), OK);
   assert_int_equal(bag.len, 8192);
   memset(big, ' ', 2731); /* 2731 * 3 encoded bytes: over 8192 */
   big[2731] = '\0';
   memset(&bag2, 0, sizeof bag2);
-  expect_rc("too long once encoded", rpct_baggage_set(&bag2, "b", big), LIMIT);
+  tu_expect_rc("too long once encoded", rpct_baggage_set(&bag2, "b", big), LIMIT);
   memset(big, ' ', 2730); /* "b=" + 8190 */
   big[2730] = '\0';
   memset(&bag2, 0, sizeof bag2);
-  expect_rc("8192 once encoded", rpct_baggage_set(&bag2, "b", big), OK);
+  tu_expect_rc("8192 once encoded", rpct_baggage_set(&bag2, "b", big), OK);
   assert_int_equal(bag2.len, 8192);
 }
 

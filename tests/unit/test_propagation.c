@@ -49,12 +49,6 @@ enum {
 
 /* ---- helpers ---- */
 
-static void expect_rc(const char *name, int got, int want) {
-  if (got != want)
-    fail_msg("%s: returned %d (%s), want %d (%s)", name, got, rpct_strerror(got), want,
-             rpct_strerror(want));
-}
-
 /* A context full of stale bytes, to show that a parse overwrites it. */
 static void fill_stale(rpct_span_context *ctx) {
   memset(ctx, 0xAB, sizeof *ctx);
@@ -165,7 +159,7 @@ static void test_b3_single_parse_follows_spec_cases(void **state) {
     fill_stale(&ctx);
     rpct_b3_sampling st = (rpct_b3_sampling)99;
     int rc = rpct_b3_parse_single(c->in, strlen(c->in), &ctx, &st);
-    expect_rc(c->name, rc, c->rc);
+    tu_expect_rc(c->name, rc, c->rc);
     if ((int)st != c->sampling) fail_msg("%s: sampling %d, want %d", c->name, st, c->sampling);
     if (c->rc == OK)
       expect_ctx(c->name, &ctx, c->trace, c->span, c->flags);
@@ -174,7 +168,7 @@ static void test_b3_single_parse_follows_spec_cases(void **state) {
 
     /* Without the sampling out parameter: the same answer. */
     fill_stale(&ctx);
-    expect_rc(c->name, rpct_b3_parse_single(c->in, strlen(c->in), &ctx, NULL), c->rc);
+    tu_expect_rc(c->name, rpct_b3_parse_single(c->in, strlen(c->in), &ctx, NULL), c->rc);
     if (c->rc == OK) expect_ctx(c->name, &ctx, c->trace, c->span, c->flags);
   }
 }
@@ -255,7 +249,7 @@ static void test_b3_multi_parse_follows_spec_cases(void **state) {
     int rc = rpct_b3_parse_multi(c->trace_id, len_or_0(c->trace_id), c->span_id,
                                  len_or_0(c->span_id), c->sampled, len_or_0(c->sampled), c->flags,
                                  len_or_0(c->flags), &ctx, &st);
-    expect_rc(c->name, rc, c->rc);
+    tu_expect_rc(c->name, rc, c->rc);
     if ((int)st != c->sampling) fail_msg("%s: sampling %d, want %d", c->name, st, c->sampling);
     if (c->rc == OK)
       expect_ctx(c->name, &ctx, c->trace, c->span, c->ctx_flags);
@@ -331,7 +325,7 @@ static void test_grpc_trace_bin_parse_follows_opencensus_cases(void **state) {
     const bin_case *c = &bin_cases[i];
     rpct_span_context ctx;
     fill_stale(&ctx);
-    expect_rc(c->name, rpct_grpc_trace_bin_parse(c->in, c->len, &ctx), c->rc);
+    tu_expect_rc(c->name, rpct_grpc_trace_bin_parse(c->in, c->len, &ctx), c->rc);
     if (c->rc == OK)
       expect_ctx(c->name, &ctx, TID, SID, c->flags);
     else

@@ -12,6 +12,8 @@
 /* cmocka.h needs the four above first. */
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "internal.h"
 
 /* ---- building blocks for long inputs (lengths checked in a test) ---- */
@@ -75,12 +77,6 @@ static void expect_ts(const char *name, const rpct_tracestate *ts, const char *w
              ts->count, want, count);
 }
 
-static void expect_rc(const char *name, int got, int want) {
-  if (got != want)
-    fail_msg("%s: returned %d (%s), want %d (%s)", name, got, rpct_strerror(got), want,
-             rpct_strerror(want));
-}
-
 /* A tracestate holding something, to show that a failed parse empties it. */
 static void fill_stale(rpct_tracestate *ts) {
   memset(ts, 0, sizeof *ts);
@@ -114,18 +110,18 @@ static void run_parse_case(const parse_case *c) {
   fill_stale(&ts);
   int rc = n == 1 ? rpct_tracestate_parse(vals[0], lens[0], &ts)
                   : rpct_tracestate_parse_multi(vals, lens, n, &ts);
-  expect_rc(c->name, rc, c->rc);
+  tu_expect_rc(c->name, rc, c->rc);
   expect_ts(c->name, &ts, c->out, c->count);
 
   if (n == 1) { /* one value through parse_multi: the same answer */
     fill_stale(&ts);
-    expect_rc(c->name, rpct_tracestate_parse_multi(vals, lens, 1, &ts), c->rc);
+    tu_expect_rc(c->name, rpct_tracestate_parse_multi(vals, lens, 1, &ts), c->rc);
     expect_ts(c->name, &ts, c->out, c->count);
   }
   if (c->rc == RPCT_OK) { /* the canonical form is a fixed point */
     rpct_tracestate again;
     fill_stale(&again);
-    expect_rc(c->name, rpct_tracestate_parse(ts.buf, ts.len, &again), RPCT_OK);
+    tu_expect_rc(c->name, rpct_tracestate_parse(ts.buf, ts.len, &again), RPCT_OK);
     expect_ts(c->name, &again, c->out, c->count);
   }
 }
@@ -447,7 +443,7 @@ static void test_tracestate_get_finds_exact_keys_only(void **state) {
     parse_str(&ts, c->initial);
     const char *v = "stale";
     size_t vl = 99;
-    expect_rc(c->name, rpct_tracestate_get(&ts, c->key, &v, &vl), c->rc);
+    tu_expect_rc(c->name, rpct_tracestate_get(&ts, c->key, &v, &vl), c->rc);
     if (c->value == NULL) {
       if (v != NULL || vl != 0) fail_msg("%s: value not cleared", c->name);
       continue;
@@ -512,12 +508,12 @@ static void test_tracestate_set_moves_member_to_front(void **state) {
     const set_case *c = &set_cases[i];
     rpct_tracestate ts;
     parse_str(&ts, c->initial);
-    expect_rc(c->name, rpct_tracestate_set(&ts, c->key, c->value), c->rc);
+    tu_expect_rc(c->name, rpct_tracestate_set(&ts, c->key, c->value), c->rc);
     expect_ts(c->name, &ts, c->out, c->count);
     if (c->rc == RPCT_OK) {
       const char *v;
       size_t vl;
-      expect_rc(c->name, rpct_tracestate_get(&ts, c->key, &v, &vl), RPCT_OK);
+      tu_expect_rc(c->name, rpct_tracestate_get(&ts, c->key, &v, &vl), RPCT_OK);
       if (vl != strlen(c->value) || memcmp(v, c->value, vl) != 0)
         fail_msg("%s: get after set gave \"%.*s\"", c->name, (int)vl, v);
     }
@@ -554,7 +550,7 @@ static void test_tracestate_delete_removes_one_member(void **state) {
     const delete_case *c = &delete_cases[i];
     rpct_tracestate ts;
     parse_str(&ts, c->initial);
-    expect_rc(c->name, rpct_tracestate_delete(&ts, c->key), c->rc);
+    tu_expect_rc(c->name, rpct_tracestate_delete(&ts, c->key), c->rc);
     expect_ts(c->name, &ts, c->out, c->count);
   }
 }

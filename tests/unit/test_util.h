@@ -101,4 +101,14 @@ static inline void tu_hex(const uint8_t *b, size_t n, char *out) {
   out[2 * n] = '\0';
 }
 
+/* ---- table tests ---- */
+
+/* Fails the test naming the case when a return code is not the expected
+ * one. Needs <cmocka.h> included before this header. */
+static inline void tu_expect_rc(const char *name, int got, int want) {
+  if (got != want)
+    fail_msg("%s: returned %d (%s), want %d (%s)", name, got, rpct_strerror(got), want,
+             rpct_strerror(want));
+}
+
 #endif /* RPCT_TEST_UTIL_H */
