@@ -4,8 +4,8 @@
  * get / set / delete a vendor needs to update its own entry.
  *
  * No heap, no recursion: a parse records where each member lies in the
- * caller's input (at most 32 entries, so duplicates are found by comparing
- * those), then writes the canonical form into a stack buffer and copies it
+ * caller's input (at most 32 entries, so repeated keys are found by
+ * comparing those), then writes the canonical form into a stack buffer and copies it
  * out. Several header values are never concatenated, and the input may even
  * be the output's own buffer.
  *
@@ -17,9 +17,6 @@
 
 #include "internal.h"
 
-/* Longest tenant-id and system-id of a multi-tenant key "tenant@system". */
-#define TENANT_MAX_LEN 241
-#define SYSTEM_MAX_LEN 14
 /* "key=value" at its longest: one more than RPCT_TRACESTATE_MAX_LEN, so a
  * valid member can still be too long to keep. */
 #define MEMBER_MAX_LEN (RPCT_TRACESTATE_MAX_KEY_LEN + 1 + RPCT_TRACESTATE_MAX_VALUE_LEN)
@@ -32,31 +29,24 @@ static bool is_ows(char c) { return c == ' ' || c == '\t'; }
 static bool is_lcalpha(char c) { return c >= 'a' && c <= 'z'; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+/* keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@" */
 static bool is_key_char(char c) {
-  return is_lcalpha(c) || is_digit(c) || c == '_' || c == '-' || c == '*' || c == '/';
+  return is_lcalpha(c) || is_digit(c) || c == '_' || c == '-' || c == '*' || c == '/' || c == '@';
 }
 
 /* chr = %x20 / nblk-chr; nblk-chr = %x21-2B / %x2D-3C / %x3E-7E */
 static bool is_value_char(char c) { return c >= 0x20 && c <= 0x7e && c != ',' && c != '='; }
 
-/* Every character after the first (whose rule differs by position) is a
- * key character. */
-static bool key_tail_ok(const char *s, size_t n) {
-  for (size_t i = 1; i < n; i++)
-    if (!is_key_char(s[i])) return false;
-  return true;
-}
-
+/* key = ( lcalpha / DIGIT ) 0*255( keychar ). The Level 2 grammar has no
+ * tenant@system split any more: '@' is one more key character, allowed
+ * anywhere but first, any number of times, and only the whole key is
+ * bounded (256 characters). */
 static bool key_valid(const char *k, size_t n) {
-  const char *at = n ? memchr(k, '@', n) : NULL;
-  if (!at)
-    return n >= 1 && n <= RPCT_TRACESTATE_MAX_KEY_LEN && is_lcalpha(k[0]) && key_tail_ok(k, n);
-  /* multi-tenant-key: a second '@' lands in system-id and fails there. */
-  size_t tn = (size_t)(at - k), sn = n - tn - 1;
-  const char *sys = at + 1;
-  return tn >= 1 && tn <= TENANT_MAX_LEN && (is_lcalpha(k[0]) || is_digit(k[0])) &&
-         key_tail_ok(k, tn) && sn >= 1 && sn <= SYSTEM_MAX_LEN && is_lcalpha(sys[0]) &&
-         key_tail_ok(sys, sn);
+  if (n < 1 || n > RPCT_TRACESTATE_MAX_KEY_LEN || !(is_lcalpha(k[0]) || is_digit(k[0])))
+    return false;
+  for (size_t i = 1; i < n; i++)
+    if (!is_key_char(k[i])) return false;
+  return true;
 }
 
 static bool value_valid(const char *v, size_t n) {
@@ -85,19 +75,25 @@ typedef struct ts_member {
 
 typedef struct ts_scan {
   ts_member m[RPCT_TRACESTATE_MAX_MEMBERS];
-  size_t count;
+  size_t count; /* members kept: distinct keys */
+  size_t seen;  /* members read, duplicates included */
 } ts_scan;
 
 /* Check one list member (OWS already trimmed, not empty) and record it.
- * false for a bad member, a duplicate key or a 33rd member. */
+ * false for a bad member or a 33rd one: the header is then discarded whole,
+ * as the W3C test suite expects. A later member with a key already seen is
+ * valid but not kept: only one entry per key may be propagated, the
+ * processing model lets a vendor discard the duplicates it did not make,
+ * and the leftmost entry is the most recent position in the trace. It still
+ * counts toward the 32 members the list grammar allows. */
 static bool scan_member(ts_scan *sc, const char *p, size_t n) {
   const char *eq = memchr(p, '=', n);
   if (!eq) return false;
   size_t kn = (size_t)(eq - p);
   if (!key_valid(p, kn) || !value_valid(eq + 1, n - kn - 1)) return false;
+  if (++sc->seen > RPCT_TRACESTATE_MAX_MEMBERS) return false;
   for (size_t i = 0; i < sc->count; i++)
-    if (sc->m[i].key_len == kn && memcmp(sc->m[i].p, p, kn) == 0) return false;
-  if (sc->count == RPCT_TRACESTATE_MAX_MEMBERS) return false;
+    if (sc->m[i].key_len == kn && memcmp(sc->m[i].p, p, kn) == 0) return true;
   /* Both fit in uint16_t: key_valid and value_valid bounded them. */
   sc->m[sc->count++] = (ts_member){.p = p, .len = (uint16_t)n, .key_len = (uint16_t)kn};
   return true;
@@ -164,6 +160,7 @@ int rpct_tracestate_parse_multi(const char *const *values, const size_t *lens, s
   int rc = RPCT_OK;
   ts_scan sc;
   sc.count = 0;
+  sc.seen = 0;
   if (n && (!values || !lens)) {
     rc = RPCT_ERR_INVALID_ARGUMENT;
   } else {

@@ -81,9 +81,12 @@ typedef struct rpct_tracestate {
 
 /*
  * Parse one tracestate header value (`s`, `len` bytes, borrowed) into `out`.
- * Strict: a bad key or value, a duplicate key or more than 32 members
- * discards the whole value (`out` left empty, RPCT_ERR_PARSE). Empty
- * members and white space around members are accepted. A valid value longer
+ * Strict, to the W3C Trace Context Level 2 grammar (a key is 1 to 256 of
+ * a-z 0-9 _ - * / @, starting with a letter or digit): a bad key or value or
+ * more than 32 members discards the whole value (`out` left empty,
+ * RPCT_ERR_PARSE). A key seen again keeps its first (leftmost) entry and
+ * drops the later ones. Empty members and white space around members are
+ * accepted. A valid value longer
  * than RPCT_TRACESTATE_MAX_LEN is truncated: members over 128 characters are
  * dropped first, from the end, then members from the end, until it fits
  * (so a valid value can yield RPCT_OK and fewer members). Invalid input is

@@ -30,6 +30,9 @@
 #define TENANT242 A240 "aa"
 #define SYS14 "abcdefghijklmn"
 #define SYS15 "abcdefghijklmno"
+/* 256 characters with '@' in them, and 257. */
+#define AT256 TENANT241 "@" SYS14
+#define AT257 TENANT242 "@" SYS14
 #define V255 D50 D50 D50 D50 D50 "abcde"
 #define V256 V255 "f"
 #define V257 V256 "g"
@@ -158,6 +161,18 @@ static const parse_case valid_lists[] = {
     {"system id of 14 characters", {"t@" SYS14 "=1"}, OK, 1, "t@" SYS14 "=1"},
     {"tenant id starting with a digit", {"1tenant@sys=1"}, OK, 1, "1tenant@sys=1"},
     {"one-character keys", {"a=1,1@b=2"}, OK, 2, "a=1,1@b=2"},
+    /* Level 2 (2026): '@' is a key character like the others; only the
+     * whole key's 256 characters bound it. These were invalid before. */
+    {"@ at the end of a key", {"foo@=1"}, OK, 1, "foo@=1"},
+    {"@ at the end, with another member", {"foo@=1,bar=2"}, OK, 2, "foo@=1,bar=2"},
+    {"two adjacent @", {"foo@@bar=1,bar=2"}, OK, 2, "foo@@bar=1,bar=2"},
+    {"two separate @", {"foo@bar@baz=1,bar=2"}, OK, 2, "foo@bar@baz=1,bar=2"},
+    {"15 characters after @", {"foo=1", "t@" SYS15 "=1"}, OK, 2, "foo=1,t@" SYS15 "=1"},
+    {"242 characters before @v", {"foo=1", TENANT242 "@v=1"}, OK, 2, "foo=1," TENANT242 "@v=1"},
+    {"241 before @ and 14 after: 256 in all", {"foo=1", AT256 "=1"}, OK, 2, "foo=1," AT256 "=1"},
+    {"simple key starting with a digit", {"1foo=1"}, OK, 1, "1foo=1"},
+    {"digit right after @", {"foo@1bar=1"}, OK, 1, "foo@1bar=1"},
+    {"@ then a key character other than a letter", {"a@_-*/=1"}, OK, 1, "a@_-*/=1"},
     {"value of 256 characters", {"foo=" V256}, OK, 1, "foo=" V256},
     {"same key under different tenants",
      {"foo=1,foo@bar=2,foo@baz=3,t@foo=4"},
@@ -171,18 +186,16 @@ static const parse_case invalid_keys[] = {
     {"uppercase key", {"FOO=1"}, BAD, 0, ""},
     {"one uppercase letter", {"fOo=1"}, BAD, 0, ""},
     {"dot in key", {"foo.bar=1"}, BAD, 0, ""},
-    {"empty system id", {"foo@=1"}, BAD, 0, ""},
-    {"empty tenant id", {"@foo=1"}, BAD, 0, ""},
-    {"two adjacent @", {"foo@@bar=1"}, BAD, 0, ""},
-    {"two @", {"foo@bar@baz=1"}, BAD, 0, ""},
-    {"simple key starting with a digit", {"1foo=1"}, BAD, 0, ""},
-    {"system id starting with a digit", {"foo@1bar=1"}, BAD, 0, ""},
+    {"key starting with @", {"@foo=1"}, BAD, 0, ""},
+    {"key starting with @, before a good member", {"@vendor=1,bar=2"}, BAD, 0, ""},
+    {"key of @ alone", {"@=1"}, BAD, 0, ""},
     {"simple key starting with _", {"_foo=1"}, BAD, 0, ""},
+    {"key starting with /", {"/foo=1"}, BAD, 0, ""},
     {"empty key", {"=1"}, BAD, 0, ""},
     {"member without =", {"foo"}, BAD, 0, ""},
     {"simple key of 257 characters", {KEY257 "=1"}, BAD, 0, ""},
-    {"tenant id of 242 characters", {TENANT242 "@a=1"}, BAD, 0, ""},
-    {"system id of 15 characters", {"t@" SYS15 "=1"}, BAD, 0, ""},
+    {"key of 257 characters in a later value", {"foo=1", KEY257 "=1"}, BAD, 0, ""},
+    {"key with @ of 257 characters", {"foo=1", AT257 "=1"}, BAD, 0, ""},
     {"one bad key among good members", {"a=1,B=2,c=3"}, BAD, 0, ""},
     {"non-ASCII key", {"f\xc3\xa9=1"}, BAD, 0, ""},
 };
@@ -200,12 +213,23 @@ static const parse_case invalid_values[] = {
     {"one bad value among good members", {"a=1,b=,c=3"}, BAD, 0, ""},
 };
 
+/* A repeated key is inherited: the first entry kept, the later dropped. */
 static const parse_case duplicates[] = {
-    {"same key twice", {"foo=1,foo=2"}, BAD, 0, ""},
-    {"same member twice", {"foo=1,bar=2,foo=1"}, BAD, 0, ""},
-    {"same multi-tenant key twice", {"foo@bar=1,foo@bar=2"}, BAD, 0, ""},
-    {"same key in two header values", {"foo=1", "bar=2,foo=2"}, BAD, 0, ""},
-    {"same key in the first and last of four values", {"a=1", "b=2", "c=3", "a=4"}, BAD, 0, ""},
+    {"same member twice", {"foo=1,foo=1"}, OK, 1, "foo=1"},
+    {"same key twice", {"foo=1,foo=2"}, OK, 1, "foo=1"},
+    {"same member in two values", {"foo=1", "foo=1"}, OK, 1, "foo=1"},
+    {"same key in two values", {"foo=1", "foo=2"}, OK, 1, "foo=1"},
+    {"same member twice among others", {"foo=1,bar=2,foo=1"}, OK, 2, "foo=1,bar=2"},
+    {"same key with @ twice", {"foo@bar=1,foo@bar=2"}, OK, 1, "foo@bar=1"},
+    {"same key in two header values", {"foo=1", "bar=2,foo=2"}, OK, 2, "foo=1,bar=2"},
+    {"same key in the first and last of four values",
+     {"a=1", "b=2", "c=3", "a=4"},
+     OK,
+     3,
+     "a=1,b=2,c=3"},
+    {"keys differing only by @ are different", {"foo=1,foo@=2"}, OK, 2, "foo=1,foo@=2"},
+    {"a repeat still counts toward 32 members", {BAR32 ",bar01=99"}, BAD, 0, ""},
+    {"a bad member after a repeat discards all", {"foo=1,foo=2,B=3"}, BAD, 0, ""},
 };
 
 static const parse_case member_limits[] = {
@@ -287,7 +311,7 @@ static void test_tracestate_discards_invalid_values(void **state) {
   run_parse_cases(invalid_values, RPCT__ARRAY_LEN(invalid_values));
 }
 
-static void test_tracestate_rejects_duplicate_keys(void **state) {
+static void test_tracestate_keeps_the_first_of_repeated_keys(void **state) {
   (void)state;
   run_parse_cases(duplicates, RPCT__ARRAY_LEN(duplicates));
 }
@@ -314,6 +338,10 @@ static void test_tracestate_test_inputs_have_intended_lengths(void **state) {
   assert_int_equal(strlen(KEY256), 256);
   assert_int_equal(strlen(TENANT241), 241);
   assert_int_equal(strlen(SYS14), 14);
+  assert_int_equal(strlen(SYS15), 15);
+  assert_int_equal(strlen(TENANT242), 242);
+  assert_int_equal(strlen(AT256), 256);
+  assert_int_equal(strlen(AT257), 257);
   assert_int_equal(strlen(V256), 256);
   assert_int_equal(strlen(M63("k1")), 63);
   assert_int_equal(strlen(M64("k1")), 64);
@@ -473,6 +501,8 @@ static const set_case set_cases[] = {
     {"existing first key updated in place", "a=1,b=2", "a", "5", OK, 2, "a=5,b=2"},
     {"same value moves to the front", "a=1,b=2", "b", "2", OK, 2, "b=2,a=1"},
     {"multi-tenant key", "a=1,t=2", "t@s", "v", OK, 3, "t@s=v,a=1,t=2"},
+    {"key with two @", "a=1", "a@b@c", "1", OK, 2, "a@b@c=1,a=1"},
+    {"key of 256 characters with @", "a=1", AT256, "1", OK, 2, AT256 "=1,a=1"},
     {"value starting with space", "a=1", "k", " 1", OK, 2, "k= 1,a=1"},
     {"every allowed character", "a=1", ALLKEY, ALLVAL, OK, 2, ALLKEY "=" ALLVAL ",a=1"},
     {"33rd member drops the last", BAR32, "new", "1", OK, 32, "new=1," BAR01_31},
@@ -492,7 +522,7 @@ static const set_case set_cases[] = {
     {"uppercase key", "a=1", "FOO", "1", BAD, 1, "a=1"},
     {"empty key", "a=1", "", "1", BAD, 1, "a=1"},
     {"key with space", "a=1", "foo bar", "1", BAD, 1, "a=1"},
-    {"key with two @", "a=1", "a@b@c", "1", BAD, 1, "a=1"},
+    {"key starting with @", "a=1", "@b", "1", BAD, 1, "a=1"},
     {"key of 257 characters", "a=1", KEY257, "1", BAD, 1, "a=1"},
     {"empty value", "a=1", "a", "", BAD, 1, "a=1"},
     {"value ending in space", "a=1", "a", "1 ", BAD, 1, "a=1"},
@@ -576,7 +606,7 @@ int main(void) {
       cmocka_unit_test(test_tracestate_accepts_valid_lists),
       cmocka_unit_test(test_tracestate_discards_invalid_keys),
       cmocka_unit_test(test_tracestate_discards_invalid_values),
-      cmocka_unit_test(test_tracestate_rejects_duplicate_keys),
+      cmocka_unit_test(test_tracestate_keeps_the_first_of_repeated_keys),
       cmocka_unit_test(test_tracestate_discards_more_than_32_members),
       cmocka_unit_test(test_tracestate_truncates_large_members_first_then_the_tail),
       cmocka_unit_test(test_tracestate_parse_multi_combines_values_as_one_list),
