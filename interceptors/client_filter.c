@@ -20,7 +20,7 @@ typedef struct client_call {
   struct grpc_call *call; /* for grpc_call_get_peer at status time */
   const char *baggage;    /* the parent's, borrowed: valid for the call */
   size_t baggage_len;
-  uint32_t sent_seq, recv_seq;
+  rpct__messages msgs;
 } client_call;
 
 static int client_start(void *call_data, rpct_call_info *info) {
@@ -120,7 +120,7 @@ static void record_request_metadata(const rpct__tracing_config *c, client_call *
                         .value = (const char *)GRPC_SLICE_START_PTR(*v),
                         .value_len = GRPC_SLICE_LENGTH(*v)};
   }
-  rpct__tracing_record_metadata(&cd->span, &c->request_md, RPCT__REQUEST_MD_PREFIX, md, n);
+  rpct__tracing_record_metadata(c, &cd->span, &c->request_md, RPCT__MD_REQUEST, md, n);
 }
 
 static void client_send_initial_metadata(void *call_data, rpct_md_writer *w) {
@@ -137,22 +137,25 @@ static void client_send_initial_metadata(void *call_data, rpct_md_writer *w) {
 
 static void client_recv_initial_metadata(void *call_data, const rpct_md *md, size_t n) {
   client_call *cd = call_data;
-  rpct__tracing_record_metadata(&cd->span, &rpct__tracing.response_md, RPCT__RESPONSE_MD_PREFIX, md,
-                                n);
+  rpct__tracing_record_metadata(&rpct__tracing, &cd->span, &rpct__tracing.response_md,
+                                RPCT__MD_RESPONSE_HEADER, md, n);
 }
 
 static void client_message_sent(void *call_data, size_t bytes) {
   client_call *cd = call_data;
-  rpct__tracing_message_event(&rpct__tracing, &cd->span, true, &cd->sent_seq, bytes);
+  rpct__tracing_message_event(&rpct__tracing, &cd->span, &cd->msgs, true, bytes);
 }
 
 static void client_message_received(void *call_data, size_t bytes) {
   client_call *cd = call_data;
-  rpct__tracing_message_event(&rpct__tracing, &cd->span, false, &cd->recv_seq, bytes);
+  rpct__tracing_message_event(&rpct__tracing, &cd->span, &cd->msgs, false, bytes);
 }
 
 static void client_status(void *call_data, const rpct_call_status *st) {
   client_call *cd = call_data;
+  if (st->trailing)
+    rpct__tracing_record_metadata(&rpct__tracing, &cd->span, &rpct__tracing.response_md,
+                                  RPCT__MD_RESPONSE_TRAILER, st->trailing, st->n_trailing);
   rpct__tracing_record_status(&rpct__tracing, &cd->span, RPCT_SIDE_CLIENT, cd->call, st);
 }
 

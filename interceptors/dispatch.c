@@ -294,7 +294,7 @@ grpc_call *rpct__hook_grpc_channel_create_call(grpc_channel *channel, grpc_call 
 void *rpct__hook_grpc_channel_register_call(grpc_channel *channel, const char *method,
                                             const char *host, void *reserved) {
   void *handle = real()->grpc_channel_register_call(channel, method, host, reserved);
-  rpct__registered_add(rpct__reg_channel, handle, method, host);
+  rpct__registered_add(rpct__reg_channel, channel, handle, method, host);
   return handle;
 }
 
@@ -372,7 +372,10 @@ grpc_call_error rpct__hook_grpc_server_request_call(grpc_server *server, grpc_ca
                    .new_call = call,
                    .details = details,
                    .request_md = request_metadata,
-                   .cq_bound = cq_bound_to_call};
+                   .cq_bound = cq_bound_to_call,
+                   .method_registration = rpct__registered_any_of(rpct__reg_server, server)
+                                              ? RPCT_METHOD_UNREGISTERED
+                                              : RPCT_METHOD_UNKNOWABLE};
   request_args a = {.server = server};
   return request(&op, tag_new, &a);
 }
@@ -382,7 +385,7 @@ void *rpct__hook_grpc_server_register_method(grpc_server *server, const char *me
                                              grpc_server_register_method_payload_handling handling,
                                              uint32_t flags) {
   void *handle = real()->grpc_server_register_method(server, method, host, handling, flags);
-  rpct__registered_add(rpct__reg_server, handle, method, host);
+  rpct__registered_add(rpct__reg_server, server, handle, method, host);
   return handle;
 }
 
@@ -397,7 +400,8 @@ grpc_call_error rpct__hook_grpc_server_request_registered_call(
                    .new_call = call,
                    .request_md = request_metadata,
                    .cq_bound = cq_bound_to_call,
-                   .reg_method = r ? r->method : NULL};
+                   .reg_method = r ? r->method : NULL,
+                   .method_registration = RPCT_METHOD_REGISTERED};
   request_args a = {server, registered_method, deadline, optional_payload};
   if (!r) return start_request(&a, &op, tag_new);
   return request(&op, tag_new, &a);
@@ -411,7 +415,7 @@ static void server_call_arrived(const pending_op *op, bool success) {
   cs->cq = op->cq_bound;
   cs->cq_callback = rpct__is_callback_cq(op->cq_bound);
   rpct_md md[MAX_MD_IN];
-  rpct_call_info info = {.side = RPCT_SIDE_SERVER};
+  rpct_call_info info = {.side = RPCT_SIDE_SERVER, .method_registration = op->method_registration};
   if (op->reg_method) {
     info.method_len = copy_method(cs, op->reg_method, strlen(op->reg_method));
   } else if (op->details) {

@@ -30,7 +30,7 @@
 typedef struct server_call {
   rpct_span span;
   struct grpc_call *call;
-  uint32_t sent_seq, recv_seq;
+  rpct__messages msgs;
   uint64_t end_unix_ns; /* when the status was sent; 0: unknown */
   char baggage_buf[BAGGAGE_BUF];
 } server_call;
@@ -113,6 +113,7 @@ static int server_start(void *call_data, rpct_call_info *info) {
   rpct__method m;
   rpct__tracing_method(info->method, info->method_len, &m);
   if (!rpct__tracing_should_trace(c, &m)) return RPCT_FILTER_SKIP;
+  m.other = rpct__tracing_method_is_other(c, &m, info->method_registration);
 
   const rpct_md *md = info->metadata;
   size_t n = md ? info->n_metadata : 0;
@@ -140,7 +141,7 @@ static int server_start(void *call_data, rpct_call_info *info) {
     rpct__hostport hp;
     if (info->authority && rpct__tracing_parse_hostport(info->authority, info->authority_len, &hp))
       rpct__tracing_set_server(&cd->span, &hp);
-    rpct__tracing_record_metadata(&cd->span, &c->request_md, RPCT__REQUEST_MD_PREFIX, md, n);
+    rpct__tracing_record_metadata(c, &cd->span, &c->request_md, RPCT__MD_REQUEST, md, n);
     if (info->call) rpct__tracing_record_peer(&cd->span, info->call);
   }
   cd->call = info->call;
@@ -151,12 +152,12 @@ static int server_start(void *call_data, rpct_call_info *info) {
 
 static void server_message_sent(void *call_data, size_t bytes) {
   server_call *cd = call_data;
-  rpct__tracing_message_event(&rpct__tracing, &cd->span, true, &cd->sent_seq, bytes);
+  rpct__tracing_message_event(&rpct__tracing, &cd->span, &cd->msgs, true, bytes);
 }
 
 static void server_message_received(void *call_data, size_t bytes) {
   server_call *cd = call_data;
-  rpct__tracing_message_event(&rpct__tracing, &cd->span, false, &cd->recv_seq, bytes);
+  rpct__tracing_message_event(&rpct__tracing, &cd->span, &cd->msgs, false, bytes);
 }
 
 static void server_status(void *call_data, const rpct_call_status *st) {

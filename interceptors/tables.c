@@ -162,13 +162,15 @@ bool rpct__is_callback_cq(const grpc_completion_queue *cq) {
 
 registered rpct__reg_server[MAX_REGISTERED], rpct__reg_channel[MAX_REGISTERED];
 
-void rpct__registered_add(registered *table, void *handle, const char *method, const char *host) {
+void rpct__registered_add(registered *table, const void *owner, void *handle, const char *method,
+                          const char *host) {
   if (!handle || !method) return;
   for (int i = 0; i < MAX_REGISTERED; i++) {
     void *expected = NULL;
     if (atomic_load(&table[i].handle) != NULL) continue;
     /* Claim with a sentinel, fill, then publish the handle. */
     if (!atomic_compare_exchange_strong(&table[i].handle, &expected, (void *)&table[i])) continue;
+    table[i].owner = owner;
     snprintf(table[i].method, sizeof table[i].method, "%s", method);
     snprintf(table[i].host, sizeof table[i].host, "%s", host ? host : "");
     atomic_store(&table[i].handle, handle);
@@ -183,6 +185,16 @@ const registered *rpct__registered_find(const registered *table, const void *han
     if (!h) return NULL;
   }
   return NULL;
+}
+
+bool rpct__registered_any_of(const registered *table, const void *owner) {
+  for (int i = 0; i < MAX_REGISTERED; i++) {
+    void *h = atomic_load_explicit((_Atomic(void *) *)&table[i].handle, memory_order_acquire);
+    if (!h) return false;
+    /* A claimed slot holds its own address until it is published. */
+    if (h != (void *)&table[i] && table[i].owner == owner) return true;
+  }
+  return false;
 }
 
 #define MAX_CHANNELS 1024

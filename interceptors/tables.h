@@ -68,6 +68,7 @@ typedef struct pending_op {
   grpc_metadata_array *request_md;
   grpc_completion_queue *cq_bound;
   const char *reg_method;   /* registered: the method path */
+  unsigned method_registration; /* RPCT_METHOD_*, for rpct_call_info */
   gpr_timespec *deadline;   /* registered: where core writes the deadline */
   /* Callback queues: the application's functor, run after ours. */
   grpc_completion_queue_functor *app_functor;
@@ -101,12 +102,16 @@ bool rpct__is_callback_cq(const grpc_completion_queue *cq);
 
 typedef struct registered {
   _Atomic(void *) handle;
+  const void *owner; /* the server or channel; written before handle is published */
   char method[MAX_METHOD];
   char host[MAX_METHOD];
 } registered;
 extern registered rpct__reg_server[], rpct__reg_channel[];
-void rpct__registered_add(registered *table, void *handle, const char *method, const char *host);
+void rpct__registered_add(registered *table, const void *owner, void *handle, const char *method,
+                          const char *host);
 const registered *rpct__registered_find(const registered *table, const void *handle);
+/* Whether `owner` registered any method in `table`. */
+bool rpct__registered_any_of(const registered *table, const void *owner);
 
 /* The channel's target (read once per channel), and forgetting it. */
 const char *rpct__channel_target_of(grpc_channel *ch);

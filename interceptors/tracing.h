@@ -31,6 +31,7 @@
 #define RPCT__ENV_REQUEST_METADATA "RPCTRACE_GRPC_REQUEST_METADATA"
 #define RPCT__ENV_RESPONSE_METADATA "RPCTRACE_GRPC_RESPONSE_METADATA"
 #define RPCT__ENV_SPAN_NAMES "RPCTRACE_GRPC_SPAN_NAMES"
+#define RPCT__ENV_KNOWN_METHODS "RPCTRACE_GRPC_KNOWN_METHODS"
 
 /* Attribute sets (bits of rpct__tracing_config.semconv). */
 #define RPCT__SEMCONV_OLD 1u /* rpc.system, rpc.service, rpc.method=Method, ... */
@@ -70,6 +71,7 @@ typedef struct rpct__tracing_config {
   bool a72_names;
   bool include_set;                 /* RPCTRACE_GRPC_INCLUDE was given: only `include` is traced */
   rpct__name_list include, exclude; /* "pkg.Service" or "pkg.Service/Method" */
+  rpct__name_list known;            /* same form: recognised besides registered methods */
   rpct__name_list request_md, response_md; /* lowercase metadata keys */
 } rpct__tracing_config;
 
@@ -90,6 +92,11 @@ typedef struct rpct__method {
   size_t service_len;
   const char *name; /* "Method" */
   size_t name_len;
+  /* A server call for a method the server did not register although it
+   * registers methods: recorded as rpc.method "_OTHER" with the path in
+   * rpc.method_original, and a span name that does not carry it (a client
+   * choosing paths must not choose span names). Set by the caller. */
+  bool other;
 } rpct__method;
 
 /* Split a gRPC path ("/pkg.Service/Method"; `path` borrowed, the result
@@ -99,15 +106,22 @@ void rpct__tracing_method(const char *path, size_t len, rpct__method *out);
 /* Whether the include/exclude lists let this method be traced. */
 bool rpct__tracing_should_trace(const rpct__tracing_config *c, const rpct__method *m);
 
-/* The span name ("pkg.Service/Method", or with A72 names "Sent.…" on the
- * client and "Recv.…" on the server) into buf (NUL-terminated, truncated to
- * fit). Returns its length. */
+/* Whether a server call for `m`, which arrived with `registration`
+ * (RPCT_METHOD_*), is for a method the server does not recognise: not
+ * registered by a server that registers methods, nor in
+ * RPCTRACE_GRPC_KNOWN_METHODS. */
+bool rpct__tracing_method_is_other(const rpct__tracing_config *c, const rpct__method *m,
+                                   unsigned registration);
+
+/* The span name ("pkg.Service/Method"; "grpc" for an unknown or `other`
+ * method; with A72 names "Sent.…" on the client and "Recv.…" on the server)
+ * into buf (NUL-terminated, truncated to fit). Returns its length. */
 #define RPCT__SPAN_NAME_MAX 1024
 size_t rpct__tracing_span_name(const rpct__tracing_config *c, const rpct__method *m, unsigned side,
                                char buf[RPCT__SPAN_NAME_MAX]);
 
-/* rpc.system / rpc.system.name / rpc.service / rpc.method per the semconv
- * mode. */
+/* rpc.system / rpc.system.name / rpc.service / rpc.method /
+ * rpc.method.deprecated / rpc.method_original per the semconv mode. */
 void rpct__tracing_set_rpc_attributes(const rpct__tracing_config *c, rpct_span *span,
                                       const rpct__method *m);
 
@@ -158,17 +172,34 @@ void rpct__tracing_record_peer(rpct_span *span, struct grpc_call *call);
 
 /* ---- message events and metadata ---- */
 
-/* A "message" event (or A72 "Outbound message"/"Inbound message") for the
- * next message in one direction; *seq counts that direction's messages. */
-void rpct__tracing_message_event(const rpct__tracing_config *c, rpct_span *span, bool sent,
-                                 uint32_t *seq, size_t bytes);
+/* Message events of one call (in its filter's call data, zero-filled). */
+typedef struct rpct__messages {
+  uint32_t seq[2]; /* messages so far: [0] sent, [1] received */
+  /* Stable set only: the event is deprecated there and a unary call does
+   * not record it, so the first message of each direction is held until
+   * a second one in either direction shows the call is streaming. */
+  bool streaming;
+  uint64_t first_ns[2];
+  int64_t first_size[2];
+} rpct__messages;
 
-/* The allow-listed keys of `keys` found in md[0..n) as string attributes
- * "<prefix><key>", several values joined with ','. */
-void rpct__tracing_record_metadata(rpct_span *span, const rpct__name_list *keys, const char *prefix,
+/* An "rpc.message" event (or A72 "Outbound message"/"Inbound message") for
+ * the next message in one direction. */
+void rpct__tracing_message_event(const rpct__tracing_config *c, rpct_span *span,
+                                 rpct__messages *msgs, bool sent, size_t bytes);
+
+/* Which metadata an allow-list reads, for its attribute keys. */
+typedef enum rpct__md_kind {
+  RPCT__MD_REQUEST,         /* rpc.grpc.request.metadata.* / rpc.request.header.* */
+  RPCT__MD_RESPONSE_HEADER, /* rpc.grpc.response.metadata.* / rpc.response.header.* */
+  RPCT__MD_RESPONSE_TRAILER /* (stable set only) rpc.response.trailer.* */
+} rpct__md_kind;
+
+/* The allow-listed keys of `keys` found in md[0..n) as string[] attributes
+ * (one element per value, in order), keyed per the semconv mode. */
+void rpct__tracing_record_metadata(const rpct__tracing_config *c, rpct_span *span,
+                                   const rpct__name_list *keys, rpct__md_kind kind,
                                    const rpct_md *md, size_t n);
-#define RPCT__REQUEST_MD_PREFIX "rpc.grpc.request.metadata."
-#define RPCT__RESPONSE_MD_PREFIX "rpc.grpc.response.metadata."
 
 /* ---- propagation ---- */
 

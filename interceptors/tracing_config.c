@@ -31,6 +31,9 @@
  * | RPCTRACE_GRPC_INCLUDE           | unset: every method   | same form; only these are   |
  * |                                 |                       | traced (exclude still       |
  * |                                 |                       | applies); "none": nothing   |
+ * | RPCTRACE_GRPC_KNOWN_METHODS     | none                  | same form: methods a server |
+ * |                                 |                       | handles without registering |
+ * |                                 |                       | them (never "_OTHER", below)|
  * | RPCTRACE_GRPC_PUBLIC_ENDPOINT   | false                 | true: a server span starts  |
  * |                                 |                       | a new trace and links the   |
  * |                                 |                       | inbound context             |
@@ -38,12 +41,11 @@
  * |                                 |                       | message sent or received    |
  * | RPCTRACE_GRPC_REQUEST_METADATA  | none                  | comma list of metadata keys |
  * |                                 |                       | (lowercased) recorded as    |
- * |                                 |                       | rpc.grpc.request.metadata.* |
+ * |                                 |                       | request metadata (below)    |
  * |                                 |                       | "-bin" keys refused         |
- * | RPCTRACE_GRPC_RESPONSE_METADATA | none                  | same, as                    |
- * |                                 |                       | rpc.grpc.response.metadata.*|
- * |                                 |                       | (client spans only: the     |
- * |                                 |                       | server's initial metadata)  |
+ * | RPCTRACE_GRPC_RESPONSE_METADATA | none                  | same, for the response's    |
+ * |                                 |                       | initial and trailing        |
+ * |                                 |                       | metadata (client spans only)|
  * | RPCTRACE_GRPC_SPAN_NAMES        | otel                  | "otel": "pkg.Service/Method"|
  * |                                 |                       | "a72": gRPC A72 names:      |
  * |                                 |                       | "Sent.…" (client), "Recv.…" |
@@ -58,25 +60,49 @@
  * variable) with the variable's name and its default; the valid rest of the
  * value is used, and a list left with no valid entry keeps its default.
  *
- * Attribute sets (see DESIGN.md "Spans, attributes and status"):
+ * Attribute sets (see DESIGN.md "Spans, attributes and status"; the stable
+ * set is that of the OpenTelemetry RPC and gRPC conventions v1.45):
  *   old     rpc.system="grpc", rpc.service, rpc.method="Method",
  *           rpc.grpc.status_code (int)
  *   rpc     rpc.system.name="grpc", rpc.method="pkg.Service/Method",
- *           rpc.response.status_code (name), error.type (name, ERROR only)
+ *           rpc.status_code (the code's name), error.type (the code's name,
+ *           ERROR only)
  *   rpc/dup both. rpc.method is the one key the two sets give different
- *           values: it holds the stable value ("pkg.Service/Method"), as
- *           OpenTelemetry's Java instrumentation does in dup mode; the old
- *           method name stays recoverable from it and rpc.service is kept.
+ *           values: it holds the stable value ("pkg.Service/Method"), and
+ *           the old short name goes to rpc.method.deprecated, as
+ *           OpenTelemetry's Java instrumentation does in dup mode.
  *   all     server.address, server.port, network.peer.address,
- *           network.peer.port.
+ *           network.peer.port. A client target that names no one server
+ *           (an ipv4:/ipv6: address list, another resolver's scheme) is
+ *           server.address whole, with no server.port.
  * Status codes outside 0..16 are read as UNKNOWN (2), as gRPC does.
  *
- * Message events: "message" with message.type SENT/RECEIVED, message.id
- * (from 1 in each direction, as the OpenTelemetry RPC conventions count)
- * and message.uncompressed_size; with A72 names "Outbound message" /
- * "Inbound message" with sequence-number (from 0 in each direction, gRPC's
- * own numbering) and message-size. A span keeps RPCT_SPAN_MAX_EVENTS events;
- * later ones are counted in its dropped_events.
+ * A server that registers methods (grpc_server_register_method) and gets a
+ * call for another path records it as rpc.method "_OTHER" with
+ * rpc.method_original (stable set), and names the span "grpc" in every set:
+ * a client cannot grow the number of span names. A server with no
+ * registered method cannot tell, and records paths as they come. A server
+ * that registers some methods and serves others through
+ * grpc_server_request_call names those in RPCTRACE_GRPC_KNOWN_METHODS, as
+ * the conventions ask of an instrumentation that could otherwise turn valid
+ * methods into _OTHER.
+ *
+ * Metadata (the allow-lists) is string[] in every set, one element per
+ * value: old set rpc.grpc.request.metadata.<key> and
+ * rpc.grpc.response.metadata.<key> (the response's initial metadata);
+ * stable set rpc.request.header.<key>, rpc.response.header.<key> and
+ * rpc.response.trailer.<key> (the response's trailing metadata, client
+ * spans).
+ *
+ * Message events: "rpc.message" with rpc.message.type SENT/RECEIVED,
+ * rpc.message.id (from 1 in each direction, as the RPC conventions count)
+ * and rpc.message.uncompressed_size. The stable set deprecates the event:
+ * with it alone, a call records the events only once it has carried a
+ * second message in some direction (unary calls record none). With A72
+ * names: "Outbound message" / "Inbound message" with sequence-number (from
+ * 0 in each direction, gRPC's own numbering) and message-size. A span keeps
+ * RPCT_SPAN_MAX_EVENTS events; later ones are counted in its
+ * dropped_events.
  */
 #include <stdio.h>
 #include <string.h>
@@ -289,6 +315,7 @@ void rpct__tracing_configure(void) {
     list_add(&c->exclude, DEFAULT_EXCLUDE, sizeof DEFAULT_EXCLUDE - 1);
   }
   c->include_set = read_method_list(RPCT__ENV_INCLUDE, &c->include, "unset, every method");
+  if (!read_method_list(RPCT__ENV_KNOWN_METHODS, &c->known, "none")) c->known.n = 0;
   c->public_endpoint = rpct__env_bool(RPCT__ENV_PUBLIC_ENDPOINT, false);
   c->message_events = rpct__env_bool(RPCT__ENV_MESSAGE_EVENTS, false);
   read_md_list(RPCT__ENV_REQUEST_METADATA, &c->request_md);
@@ -341,29 +368,47 @@ bool rpct__tracing_should_trace(const rpct__tracing_config *c, const rpct__metho
   return !list_matches(&c->exclude, m);
 }
 
+bool rpct__tracing_method_is_other(const rpct__tracing_config *c, const rpct__method *m,
+                                   unsigned registration) {
+  return registration == RPCT_METHOD_UNREGISTERED && !list_matches(&c->known, m);
+}
+
 size_t rpct__tracing_span_name(const rpct__tracing_config *c, const rpct__method *m, unsigned side,
                                char buf[RPCT__SPAN_NAME_MAX]) {
   const char *prefix = !c->a72_names ? "" : side == RPCT_SIDE_CLIENT ? "Sent." : "Recv.";
-  const char *name = m->full_len ? m->full : "grpc";
-  size_t name_len = m->full_len ? m->full_len : 4;
-  int n = snprintf(buf, RPCT__SPAN_NAME_MAX, "%s%.*s", prefix,
-                   (int)(name_len < RPCT__SPAN_NAME_MAX ? name_len : RPCT__SPAN_NAME_MAX), name);
-  return n < 0 ? 0 : (size_t)n < RPCT__SPAN_NAME_MAX ? (size_t)n : RPCT__SPAN_NAME_MAX - 1;
+  /* Conventions: {rpc.method}, or {rpc.system.name} when it is unknown or
+   * _OTHER. */
+  bool named = m->full_len && !m->other;
+  const char *name = named ? m->full : "grpc";
+  size_t name_len = named ? m->full_len : 4;
+  size_t pn = strlen(prefix);
+  if (name_len > RPCT__SPAN_NAME_MAX - 1 - pn) name_len = RPCT__SPAN_NAME_MAX - 1 - pn;
+  memcpy(buf, prefix, pn);
+  memcpy(buf + pn, name, name_len);
+  buf[pn + name_len] = '\0';
+  return pn + name_len;
 }
 
 void rpct__tracing_set_rpc_attributes(const rpct__tracing_config *c, rpct_span *span,
                                       const rpct__method *m) {
   if (!rpct_span_is_recording(span)) return;
+  bool dup = (c->semconv & RPCT__SEMCONV_OLD) && (c->semconv & RPCT__SEMCONV_NEW);
   if (c->semconv & RPCT__SEMCONV_OLD) {
     rpct_span_set_str(span, "rpc.system", "grpc");
     if (m->service_len) rpct_span_set_strn(span, "rpc.service", m->service, m->service_len);
-    /* rpc/dup: the stable rpc.method below wins (see the top of the file). */
-    if (!(c->semconv & RPCT__SEMCONV_NEW) && m->name_len)
-      rpct_span_set_strn(span, "rpc.method", m->name, m->name_len);
+    /* rpc/dup: the key rpc.method holds the stable value below; the old
+     * short name moves aside (see the top of the file). */
+    if (m->name_len)
+      rpct_span_set_strn(span, dup ? "rpc.method.deprecated" : "rpc.method", m->name, m->name_len);
   }
   if (c->semconv & RPCT__SEMCONV_NEW) {
     rpct_span_set_str(span, "rpc.system.name", "grpc");
-    if (m->full_len) rpct_span_set_strn(span, "rpc.method", m->full, m->full_len);
+    if (m->other) {
+      rpct_span_set_str(span, "rpc.method", "_OTHER");
+      if (m->full_len) rpct_span_set_strn(span, "rpc.method_original", m->full, m->full_len);
+    } else if (m->full_len) {
+      rpct_span_set_strn(span, "rpc.method", m->full, m->full_len);
+    }
   }
 }
 
@@ -430,12 +475,16 @@ static void skip_authority(const char **s, size_t *n) {
   *n -= skip;
 }
 
+/* The whole text as the address, no port. */
+static bool verbatim(const char *s, size_t n, rpct__hostport *out) {
+  *out = (rpct__hostport){.host = s, .host_len = n, .port = -1};
+  return n > 0;
+}
+
 /* host[:port] or, when that grammar does not fit, the whole text as the
  * address alone. */
 static bool hostport_or_verbatim(const char *s, size_t n, rpct__hostport *out) {
-  if (rpct__tracing_parse_hostport(s, n, out)) return true;
-  *out = (rpct__hostport){.host = s, .host_len = n, .port = -1};
-  return n > 0;
+  return rpct__tracing_parse_hostport(s, n, out) || verbatim(s, n, out);
 }
 
 bool rpct__tracing_parse_target(const char *t, size_t len, rpct__hostport *out) {
@@ -451,8 +500,8 @@ bool rpct__tracing_parse_target(const char *t, size_t len, rpct__hostport *out) 
     return hostport_or_verbatim(r, rn, out);
   }
   if (word_is(t, sn, "ipv4") || word_is(t, sn, "ipv6")) {
-    const char *comma = memchr(r, ',', rn);
-    if (comma) rn = (size_t)(comma - r);
+    /* An address list names no one server: the whole target, no port. */
+    if (memchr(r, ',', rn)) return verbatim(t, len, out);
     return hostport_or_verbatim(r, rn, out);
   }
   if (word_is(t, sn, "unix") || word_is(t, sn, "unix-abstract")) {
@@ -463,9 +512,12 @@ bool rpct__tracing_parse_target(const char *t, size_t len, rpct__hostport *out) 
   }
   /* "host:port": gRPC reads a target without a known scheme as dns:///. */
   if (all_digits(r, rn)) return rpct__tracing_parse_hostport(t, len, out);
-  skip_authority(&r, &rn);
-  *out = (rpct__hostport){.host = r, .host_len = rn, .port = -1};
-  return rn > 0;
+  /* Another resolver with an empty authority names its server as dns:///
+   * does (google-c2p:///spanner.googleapis.com). Any other form
+   * (zk://zookeeper:2181/my-server, vsock:3:5000) gives no server name: the
+   * whole target, no port, as the conventions say. */
+  if (rn > 3 && r[0] == '/' && r[1] == '/' && r[2] == '/') return hostport_or_verbatim(r + 3, rn - 3, out);
+  return verbatim(t, len, out);
 }
 
 static int hex_val(char c) {
@@ -563,7 +615,7 @@ void rpct__tracing_record_status(const rpct__tracing_config *c, rpct_span *span,
   bool error = side == RPCT_SIDE_CLIENT ? code != GRPC_STATUS_OK : server_error(code);
   if (c->semconv & RPCT__SEMCONV_OLD) rpct_span_set_int(span, "rpc.grpc.status_code", code);
   if (c->semconv & RPCT__SEMCONV_NEW) {
-    rpct_span_set_str(span, "rpc.response.status_code", name);
+    rpct_span_set_str(span, "rpc.status_code", name);
     if (error) rpct_span_set_str(span, "error.type", name);
   }
   if (call) rpct__tracing_record_peer(span, call);
@@ -579,10 +631,18 @@ void rpct__tracing_record_status(const rpct__tracing_config *c, rpct_span *span,
 
 /* ---- message events and metadata ---- */
 
-void rpct__tracing_message_event(const rpct__tracing_config *c, rpct_span *span, bool sent,
-                                 uint32_t *seq, size_t bytes) {
+static void message_event(rpct_span *span, bool sent, uint32_t id, int64_t size, uint64_t t) {
+  rpct_attribute a[] = {RPCT_ATTR_STR("rpc.message.type", sent ? "SENT" : "RECEIVED"),
+                        RPCT_ATTR_INT("rpc.message.id", id),
+                        RPCT_ATTR_INT("rpc.message.uncompressed_size", size)};
+  rpct_span_add_event(span, "rpc.message", t, a, RPCT__ARRAY_LEN(a));
+}
+
+void rpct__tracing_message_event(const rpct__tracing_config *c, rpct_span *span,
+                                 rpct__messages *msgs, bool sent, size_t bytes) {
   if (!c->message_events) return;
-  uint32_t id = ++*seq;
+  int dir = sent ? 0 : 1;
+  uint32_t id = ++msgs->seq[dir];
   if (!rpct_span_is_recording(span)) return;
   int64_t size = bytes > INT64_MAX ? INT64_MAX : (int64_t)bytes;
   if (c->a72_names) {
@@ -591,35 +651,60 @@ void rpct__tracing_message_event(const rpct__tracing_config *c, rpct_span *span,
                           RPCT_ATTR_INT("message-size", size)};
     rpct_span_add_event(span, sent ? "Outbound message" : "Inbound message", 0, a,
                         RPCT__ARRAY_LEN(a));
-  } else {
-    rpct_attribute a[] = {RPCT_ATTR_STR("message.type", sent ? "SENT" : "RECEIVED"),
-                          RPCT_ATTR_INT("message.id", id),
-                          RPCT_ATTR_INT("message.uncompressed_size", size)};
-    rpct_span_add_event(span, "message", 0, a, RPCT__ARRAY_LEN(a));
+    return;
   }
+  if ((c->semconv & RPCT__SEMCONV_OLD) || msgs->streaming) {
+    message_event(span, sent, id, size, 0);
+    return;
+  }
+  /* Stable set alone (see rpct__messages). */
+  if (id == 1) {
+    msgs->first_ns[dir] = rpct_now_unix_ns();
+    msgs->first_size[dir] = size;
+    return;
+  }
+  msgs->streaming = true;
+  for (int d = 0; d < 2; d++)
+    if (msgs->seq[d] >= 1 && msgs->first_ns[d])
+      message_event(span, d == 0, 1, msgs->first_size[d], msgs->first_ns[d]);
+  message_event(span, sent, id, size, 0);
 }
 
-void rpct__tracing_record_metadata(rpct_span *span, const rpct__name_list *keys, const char *prefix,
+#define MD_VALUES_MAX 32
+
+static const char *md_prefix(bool stable, rpct__md_kind kind) {
+  switch (kind) {
+    case RPCT__MD_REQUEST: return stable ? "rpc.request.header." : "rpc.grpc.request.metadata.";
+    case RPCT__MD_RESPONSE_HEADER:
+      return stable ? "rpc.response.header." : "rpc.grpc.response.metadata.";
+    case RPCT__MD_RESPONSE_TRAILER: return stable ? "rpc.response.trailer." : NULL;
+  }
+  return NULL;
+}
+
+void rpct__tracing_record_metadata(const rpct__tracing_config *c, rpct_span *span,
+                                   const rpct__name_list *keys, rpct__md_kind kind,
                                    const rpct_md *md, size_t n) {
   if (!keys->n || !n || !rpct_span_is_recording(span)) return;
   for (size_t k = 0; k < keys->n; k++) {
     const char *key = keys->buf + keys->at[k].off;
     size_t key_len = keys->at[k].len;
-    char value[1024];
-    size_t used = 0;
-    bool found = false;
-    for (size_t i = 0; i < n; i++) {
+    const char *values[MD_VALUES_MAX];
+    size_t lens[MD_VALUES_MAX], found = 0;
+    for (size_t i = 0; i < n && found < MD_VALUES_MAX; i++) {
       if (!rpct__md_key_is(&md[i], key, key_len)) continue;
-      if (found && used < sizeof value) value[used++] = ',';
-      size_t take = md[i].value_len < sizeof value - used ? md[i].value_len : sizeof value - used;
-      if (take) memcpy(value + used, md[i].value, take);
-      used += take;
-      found = true;
+      values[found] = md[i].value ? md[i].value : "";
+      lens[found++] = md[i].value_len;
     }
     if (!found) continue;
-    char attr_key[sizeof RPCT__RESPONSE_MD_PREFIX + RPCT__MD_KEY_MAX];
-    snprintf(attr_key, sizeof attr_key, "%s%.*s", prefix, (int)key_len, key);
-    rpct_span_set_strn(span, attr_key, value, used);
+    /* The old set's key, then the stable set's (rpc/dup: both). */
+    for (unsigned set = RPCT__SEMCONV_OLD; set <= RPCT__SEMCONV_NEW; set <<= 1) {
+      const char *prefix = md_prefix(set == RPCT__SEMCONV_NEW, kind);
+      if (!(c->semconv & set) || !prefix) continue;
+      char attr_key[sizeof "rpc.grpc.response.metadata." + RPCT__MD_KEY_MAX];
+      snprintf(attr_key, sizeof attr_key, "%s%.*s", prefix, (int)key_len, key);
+      rpct_span_set_str_array(span, attr_key, values, lens, found);
+    }
   }
 }
 

@@ -29,6 +29,30 @@ static size_t utf8_truncate(const char *s, size_t len, size_t max) {
   return n;
 }
 
+/* A string array: each element (cut at the attribute length limit `max`,
+ * 0 for none, and at a NUL inside it) followed by a NUL; `out` covers them
+ * all, the last NUL excepted. All or nothing. */
+static bool str_array_put(rpct_span_data *d, const rpct_attribute *a, uint32_t max, rpct_str *out,
+                          uint16_t *count) {
+  if (a->len > UINT16_MAX) return false;
+  uint16_t start = d->strings_used;
+  for (size_t i = 0; i < a->len; i++) {
+    const char *e = a->v.sa[i] ? a->v.sa[i] : "";
+    size_t n = a->lens && a->v.sa[i] ? a->lens[i] : strlen(e);
+    const char *nul = memchr(e, '\0', n);
+    if (nul) n = (size_t)(nul - e);
+    if (max) n = utf8_truncate(e, n, max);
+    rpct_str piece;
+    if (!str_put(d, e, n, &piece)) {
+      d->strings_used = start;
+      return false;
+    }
+  }
+  *out = (rpct_str){.off = start, .len = (uint16_t)(a->len ? d->strings_used - start - 1 : 0)};
+  *count = (uint16_t)a->len;
+  return true;
+}
+
 static bool str_eq(const rpct_span_data *d, rpct_str a, const char *s, size_t len) {
   return a.len == len && memcmp(d->strings + a.off, s, len) == 0;
 }
@@ -40,14 +64,20 @@ static int attr_put(rpct_span *span, uint8_t owner, const rpct_attribute *a, uin
   rpct_span_data *d = &span->data_;
   if (!a || !a->key || !a->key[0]) return RPCT_ERR_INVALID_ARGUMENT;
   if (a->type == RPCT_VALUE_STRING && !a->v.s) return RPCT_ERR_INVALID_ARGUMENT;
+  if (a->type == RPCT_VALUE_STRING_ARRAY && a->len && !a->v.sa) return RPCT_ERR_INVALID_ARGUMENT;
   size_t key_len = strlen(a->key);
 
   rpct_span_attr *slot = NULL;
   uint32_t owned = 0;
+  /* A key another part of the span already has (each message event repeats
+   * the same three) is stored once and shared. */
+  const rpct_str *same_key = NULL;
   for (uint16_t i = 0; i < d->n_attrs; i++) {
+    bool eq = str_eq(d, d->attrs[i].key, a->key, key_len);
+    if (eq) same_key = &d->attrs[i].key;
     if (d->attrs[i].owner != owner) continue;
     owned++;
-    if (str_eq(d, d->attrs[i].key, a->key, key_len)) slot = &d->attrs[i];
+    if (eq) slot = &d->attrs[i];
   }
   bool fresh = slot == NULL;
   if (fresh && (owned >= limit || d->n_attrs >= RPCT_SPAN_MAX_ATTRIBUTES)) goto drop;
@@ -61,13 +91,21 @@ static int attr_put(rpct_span *span, uint8_t owner, const rpct_attribute *a, uin
       if (!str_put(d, a->v.s, len, &v.v.s)) goto drop;
       break;
     }
+    case RPCT_VALUE_STRING_ARRAY: {
+      uint32_t max = rpct__tracer_limits(span->tracer_)->attribute_value_length;
+      if (!str_array_put(d, a, max, &v.v.s, &v.n_values)) goto drop;
+      break;
+    }
     case RPCT_VALUE_BOOL: v.v.b = a->v.b; break;
     case RPCT_VALUE_INT: v.v.i = a->v.i; break;
     case RPCT_VALUE_DOUBLE: v.v.d = a->v.d; break;
     default: return RPCT_ERR_INVALID_ARGUMENT;
   }
   if (fresh) {
-    if (!str_put(d, a->key, key_len, &v.key)) goto drop;
+    if (same_key)
+      v.key = *same_key;
+    else if (!str_put(d, a->key, key_len, &v.key))
+      goto drop;
     slot = &d->attrs[d->n_attrs++];
   } else {
     v.key = slot->key;
@@ -98,6 +136,12 @@ int rpct_span_set_str(rpct_span *span, const char *key, const char *value) {
 int rpct_span_set_strn(rpct_span *span, const char *key, const char *value, size_t len) {
   rpct_attribute a = RPCT_ATTR_STR(key, value);
   a.len = len;
+  return rpct_span_set_attribute(span, &a);
+}
+
+int rpct_span_set_str_array(rpct_span *span, const char *key, const char *const *values,
+                            const size_t *lens, size_t n) {
+  rpct_attribute a = RPCT_ATTR_STR_ARRAY(key, values, n, lens);
   return rpct_span_set_attribute(span, &a);
 }
 

@@ -49,11 +49,19 @@ typedef struct rpct_md {
   size_t value_len;
 } rpct_md;
 
+/* rpct_call_info.method_registration */
+#define RPCT_METHOD_UNKNOWABLE 0    /* a client call, or a server with no registered method */
+#define RPCT_METHOD_REGISTERED 1    /* server: a method the server registered */
+#define RPCT_METHOD_UNREGISTERED 2  /* server: a path the server did not register, though it
+                                       registers methods (a generic handler, or a client's
+                                       path the server does not know) */
+
 /* What a filter learns when a call starts. */
 typedef struct rpct_call_info {
   unsigned side;            /* RPCT_SIDE_* */
   const char *method;       /* "/pkg.Service/Method" */
   size_t method_len;
+  unsigned method_registration; /* RPCT_METHOD_* */
   const char *authority;    /* server: :authority of the request; client: the host
                                override given to create_call, else NULL */
   size_t authority_len;
@@ -135,6 +143,11 @@ RPCT_API int rpct_filter_register(const rpct_filter *f);
  * environment when `tracer` is NULL; rpct_shutdown() then owns it) and the
  * tracing client and server filters, configured from the environment
  * (README: RPCTRACE_* variables). A second call returns RPCT_ERR_STATE.
+ * RPCs are traced only through a front end: a program linked with
+ * rpctrace::wrap (`pkg-config --libs rpctrace-wrap`) or run under
+ * `rpctrace run` (LD_PRELOAD=librpctrace_preload.so). Without one, the
+ * first successful call says so once through the diag handler and still
+ * returns RPCT_OK: the tracer and spans started through the API work.
  */
 RPCT_API int rpct_init(rpct_tracer *tracer);
 

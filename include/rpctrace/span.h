@@ -53,27 +53,35 @@ typedef enum rpct_value_type {
   RPCT_VALUE_STRING = 1,
   RPCT_VALUE_BOOL = 2,
   RPCT_VALUE_INT = 3,
-  RPCT_VALUE_DOUBLE = 4
+  RPCT_VALUE_DOUBLE = 4,
+  RPCT_VALUE_STRING_ARRAY = 5 /* string[] */
 } rpct_value_type;
 
 /* An attribute as the caller passes it: all pointers borrowed for the call;
- * strings are copied into the span. `len` is the string's length or RPCT_NTS. */
+ * strings are copied into the span. `len` is the string's length or
+ * RPCT_NTS; for a string array, the number of elements in `v.sa`, each of
+ * `lens[i]` bytes (or NUL-terminated when `lens` is NULL). An element is
+ * cut at a NUL byte it contains. */
 typedef struct rpct_attribute {
   const char *key;
   rpct_value_type type;
   union {
     const char *s;
+    const char *const *sa;
     int64_t i;
     double d;
     bool b;
   } v;
   size_t len;
+  const size_t *lens;
 } rpct_attribute;
 
 #define RPCT_ATTR_STR(k, val) ((rpct_attribute){.key = (k), .type = RPCT_VALUE_STRING, .v.s = (val), .len = RPCT_NTS})
 #define RPCT_ATTR_INT(k, val) ((rpct_attribute){.key = (k), .type = RPCT_VALUE_INT, .v.i = (val)})
 #define RPCT_ATTR_DOUBLE(k, val) ((rpct_attribute){.key = (k), .type = RPCT_VALUE_DOUBLE, .v.d = (val)})
 #define RPCT_ATTR_BOOL(k, val) ((rpct_attribute){.key = (k), .type = RPCT_VALUE_BOOL, .v.b = (val)})
+#define RPCT_ATTR_STR_ARRAY(k, vals, n, lens_) \
+  ((rpct_attribute){.key = (k), .type = RPCT_VALUE_STRING_ARRAY, .v.sa = (vals), .len = (n), .lens = (lens_)})
 
 /* ---- The finished-span record, read by processors and exporters ---- */
 
@@ -91,12 +99,16 @@ typedef struct rpct_str {
 
 typedef struct rpct_span_attr {
   rpct_str key;
-  uint8_t type;  /* rpct_value_type */
-  uint8_t owner; /* RPCT_ATTR_OWNER_* */
+  uint8_t type;      /* rpct_value_type */
+  uint8_t owner;     /* RPCT_ATTR_OWNER_* */
+  uint16_t n_values; /* RPCT_VALUE_STRING_ARRAY: elements in v.s */
   union {
     int64_t i;
     double d;
     bool b;
+    /* STRING: the text. STRING_ARRAY: the n_values elements one after
+     * another, each followed by a NUL (read them with
+     * rpct_span_attr_array_next). */
     rpct_str s;
   } v;
 } rpct_span_attr;
@@ -148,6 +160,25 @@ typedef struct rpct_span_data {
 /* The NUL-terminated text of `s` in `d`. */
 static inline const char *rpct_span_data_str(const rpct_span_data *d, rpct_str s) {
   return d->strings + s.off;
+}
+
+/* The elements of a RPCT_VALUE_STRING_ARRAY attribute `a` of `d`, one per
+ * call: start with *cursor = 0; each call sets *s and *len to the next
+ * element (NUL-terminated) and returns false past the last. */
+static inline bool rpct_span_attr_array_next(const rpct_span_data *d, const rpct_span_attr *a,
+                                             size_t *cursor, const char **s, size_t *len) {
+  /* Bounded by the record, so a hand-made one cannot make this read past it. */
+  size_t end = (size_t)a->v.s.off + a->v.s.len;
+  if (a->type != RPCT_VALUE_STRING_ARRAY || !a->n_values || *cursor > a->v.s.len ||
+      end >= sizeof d->strings)
+    return false;
+  const char *p = d->strings + a->v.s.off + *cursor;
+  size_t n = 0, room = a->v.s.len - *cursor;
+  while (n < room && p[n]) n++;
+  *s = p;
+  *len = n;
+  *cursor += n + 1;
+  return true;
 }
 
 /* Copy the used parts of `src` into `dst` (both caller-owned); cheaper than
@@ -215,6 +246,10 @@ RPCT_API int rpct_span_set_strn(rpct_span *span, const char *key, const char *va
 RPCT_API int rpct_span_set_int(rpct_span *span, const char *key, int64_t value);
 RPCT_API int rpct_span_set_double(rpct_span *span, const char *key, double value);
 RPCT_API int rpct_span_set_bool(rpct_span *span, const char *key, bool value);
+/* A string[] attribute of `n` elements: values[i] of lens[i] bytes, or
+ * NUL-terminated when `lens` is NULL (all borrowed, copied). */
+RPCT_API int rpct_span_set_str_array(rpct_span *span, const char *key, const char *const *values,
+                                     const size_t *lens, size_t n);
 
 /* Add an event with `n` attributes (borrowed, copied). `time_unix_ns` 0 is
  * now. RPCT_ERR_LIMIT when the event was dropped. */

@@ -114,6 +114,17 @@ static void put_value(line *l, const rpct_span_data *d, const rpct_span_attr *a)
   int n;
   switch (a->type) {
     case RPCT_VALUE_STRING: put_record_str(l, d, a->v.s, true); return;
+    case RPCT_VALUE_STRING_ARRAY: {
+      size_t cursor = 0, len;
+      const char *e;
+      put_whole(l, "[", 1);
+      for (bool first = true; rpct_span_attr_array_next(d, a, &cursor, &e, &len); first = false) {
+        if (!first) put_whole(l, ", ", 2);
+        put_escaped(l, e, len, true);
+      }
+      put_whole(l, "]", 1);
+      return;
+    }
     case RPCT_VALUE_BOOL: put_str(l, a->v.b ? "true" : "false"); return;
     case RPCT_VALUE_INT:
       n = snprintf(tmp, sizeof tmp, "%lld", (long long)a->v.i);

@@ -55,9 +55,40 @@ bool rpct__otlp_first_of_scope(const rpct_span_data *const *spans, size_t from, 
 
 static char *mut(const char *s) { return (char *)s; } /* protobuf-c only reads */
 
-static void fill_value(pb_any *v, const rpct_span_data *d, const rpct_span_attr *a) {
+/* The attributes of `d` owned by `owner`, as a slice of `*kvp`; string
+ * arrays take their ArrayValue and element values from the same pool. */
+typedef struct kv_pool {
+  pb_kv *kv;
+  pb_any *any;
+  pb_kv **ptr;
+  size_t used;
+  pb_array *arr;
+  pb_any *elem;
+  pb_any **elem_ptr;
+  size_t arr_used, elem_used;
+} kv_pool;
+
+static void fill_value(kv_pool *pool, pb_any *v, const rpct_span_data *d, const rpct_span_attr *a) {
   opentelemetry__proto__common__v1__any_value__init(v);
   switch (a->type) {
+    case RPCT_VALUE_STRING_ARRAY: {
+      pb_array *arr = &pool->arr[pool->arr_used++];
+      opentelemetry__proto__common__v1__array_value__init(arr);
+      arr->values = a->n_values ? pool->elem_ptr + pool->elem_used : NULL;
+      size_t cursor = 0, len;
+      const char *e;
+      while (arr->n_values < a->n_values && rpct_span_attr_array_next(d, a, &cursor, &e, &len)) {
+        pb_any *x = &pool->elem[pool->elem_used];
+        opentelemetry__proto__common__v1__any_value__init(x);
+        x->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        x->string_value = mut(e);
+        pool->elem_ptr[pool->elem_used++] = x;
+        arr->n_values++;
+      }
+      v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
+      v->array_value = arr;
+      break;
+    }
     case RPCT_VALUE_STRING:
       v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
       v->string_value = mut(rpct_span_data_str(d, a->v.s));
@@ -77,14 +108,6 @@ static void fill_value(pb_any *v, const rpct_span_data *d, const rpct_span_attr 
   }
 }
 
-/* The attributes of `d` owned by `owner`, as a slice of `*kvp`. */
-typedef struct kv_pool {
-  pb_kv *kv;
-  pb_any *any;
-  pb_kv **ptr;
-  size_t used;
-} kv_pool;
-
 static pb_kv **attrs_of(kv_pool *pool, const rpct_span_data *d, uint8_t owner, size_t *n) {
   pb_kv **first = pool->ptr + pool->used;
   *n = 0;
@@ -94,7 +117,7 @@ static pb_kv **attrs_of(kv_pool *pool, const rpct_span_data *d, uint8_t owner, s
     size_t k = pool->used++;
     opentelemetry__proto__common__v1__key_value__init(&pool->kv[k]);
     pool->kv[k].key = mut(rpct_span_data_str(d, a->key));
-    fill_value(&pool->any[k], d, a);
+    fill_value(pool, &pool->any[k], d, a);
     pool->kv[k].value = &pool->any[k];
     pool->ptr[k] = &pool->kv[k];
     (*n)++;
@@ -174,9 +197,15 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
 
   /* Pass 1: sizes. */
   size_t n_groups = 0, n_resources = 0, n_attrs = 0, n_events = 0, n_links = 0;
+  size_t n_arrays = 0, n_elems = 0;
   for (size_t i = 0; i < n; i++) {
     const rpct_span_data *d = spans[i];
     n_attrs += d->n_attrs;
+    for (uint16_t k = 0; k < d->n_attrs; k++) {
+      if (d->attrs[k].type != RPCT_VALUE_STRING_ARRAY) continue;
+      n_arrays++;
+      n_elems += d->attrs[k].n_values;
+    }
     n_events += d->n_events;
     n_links += d->n_links;
     if (rpct__otlp_first_of_scope(spans, 0, i)) n_groups++;
@@ -196,7 +225,8 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
                  round_up(n_attrs * sizeof(pb_kv)) + round_up(n_attrs * sizeof(pb_any)) +
                  round_up(n_attrs * sizeof(pb_kv *)) + round_up(n_events * sizeof(pb_event)) +
                  round_up(n_events * sizeof(pb_event *)) + round_up(n_links * sizeof(pb_link)) +
-                 round_up(n_links * sizeof(pb_link *));
+                 round_up(n_links * sizeof(pb_link *)) + round_up(n_arrays * sizeof(pb_array)) +
+                 round_up(n_elems * sizeof(pb_any)) + round_up(n_elems * sizeof(pb_any *));
   char *block = rpct__alloc(alloc, bytes);
   if (!block) return RPCT_ERR_NO_MEMORY;
   arena a = {block};
@@ -209,8 +239,12 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
   pb_span *sp = take(&a, n, sizeof *sp);
   pb_span **spp = take(&a, n, sizeof *spp);
   pb_status *st = take(&a, n, sizeof *st);
-  kv_pool pool = {take(&a, n_attrs, sizeof(pb_kv)), take(&a, n_attrs, sizeof(pb_any)),
-                  take(&a, n_attrs, sizeof(pb_kv *)), 0};
+  kv_pool pool = {.kv = take(&a, n_attrs, sizeof(pb_kv)),
+                  .any = take(&a, n_attrs, sizeof(pb_any)),
+                  .ptr = take(&a, n_attrs, sizeof(pb_kv *))};
+  pool.arr = take(&a, n_arrays, sizeof(pb_array));
+  pool.elem = take(&a, n_elems, sizeof(pb_any));
+  pool.elem_ptr = take(&a, n_elems, sizeof(pb_any *));
   pb_event *ev = take(&a, n_events, sizeof *ev);
   pb_event **evp = take(&a, n_events, sizeof *evp);
   pb_link *lk = take(&a, n_links, sizeof *lk);

@@ -99,6 +99,26 @@ static void put_any_value(rpct__json_buf *b, const rpct_span_data *d, const rpct
       RPCT__JSON_LIT(b, "{\"stringValue\":");
       put_record_str(b, d, a->v.s);
       break;
+    case RPCT_VALUE_STRING_ARRAY: {
+      /* {"arrayValue":{"values":[...]}}; an empty array is {"arrayValue":{}}. */
+      RPCT__JSON_LIT(b, "{\"arrayValue\":{");
+      size_t cursor = 0, len;
+      const char *e;
+      bool any = false;
+      while (rpct_span_attr_array_next(d, a, &cursor, &e, &len)) {
+        if (any)
+          rpct__json_char(b, ',');
+        else
+          RPCT__JSON_LIT(b, "\"values\":[");
+        any = true;
+        RPCT__JSON_LIT(b, "{\"stringValue\":");
+        rpct__json_str(b, e, len);
+        rpct__json_char(b, '}');
+      }
+      if (any) rpct__json_char(b, ']');
+      rpct__json_char(b, '}');
+      break;
+    }
     case RPCT_VALUE_BOOL:
       if (a->v.b)
         RPCT__JSON_LIT(b, "{\"boolValue\":true");

@@ -559,6 +559,15 @@ static void to_model(const rpct_span_data *d, sc_span *s) {
         type = 'd';
         snprintf(v, sizeof v, "%.17g", a->v.d);
         break;
+      case RPCT_VALUE_STRING_ARRAY: {
+        type = 'a';
+        size_t cursor = 0, len, used = 0;
+        const char *e;
+        v[0] = '\0';
+        while (rpct_span_attr_array_next(d, a, &cursor, &e, &len) && used < sizeof v)
+          used += (size_t)snprintf(v + used, sizeof v - used, "%s%s", used ? "," : "", e);
+        break;
+      }
       default: v[0] = '\0'; break;
     }
     sc_span_attr(s, rpct_span_data_str(d, a->key), type, v);
@@ -637,6 +646,9 @@ int main(int argc, char **argv) {
   tracing t = {0};
   /* Spans name their RPC through this request header. */
   setenv("RPCTRACE_GRPC_REQUEST_METADATA", "x-test-id", 1);
+  /* The harness server registers test.Echo/Unary and serves the other
+   * methods through grpc_server_request_call. */
+  setenv("RPCTRACE_GRPC_KNOWN_METHODS", "test.Echo", 1);
   if (otlp_env) {
     if (rpct_init(NULL) != RPCT_OK) {
       puts("FAIL rpct_init(NULL)");

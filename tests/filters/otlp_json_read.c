@@ -302,6 +302,14 @@ static bool read_span(const jval *o, sc_spans *out, const char **why) {
       sc_span_attr(s, key, 'b', x->b ? "true" : "false");
     } else if ((x = get(val, "doubleValue")) && (x->t == J_NUM || x->t == J_STR)) {
       sc_span_attr(s, key, 'd', x->s);
+    } else if ((x = get(val, "arrayValue")) && x->t == J_OBJ) {
+      const jval *vs = get(x, "values");
+      char buf[SC_TEXT] = "";
+      size_t used = 0;
+      for (size_t e = 0; vs && vs->t == J_ARR && e < vs->n && used < sizeof buf; e++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", used ? "," : "",
+                                 str_or(get(&vs->items[e], "stringValue"), "?"));
+      sc_span_attr(s, key, 'a', buf);
     } else {
       sc_span_attr(s, key, '?', "");
     }

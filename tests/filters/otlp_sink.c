@@ -86,6 +86,20 @@ static void to_model(const otlp_span *p, sc_span *s) {
           type = 'd';
           snprintf(buf, sizeof buf, "%.17g", v->double_value);
           break;
+        case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE: {
+          type = 'a';
+          size_t used = 0;
+          for (size_t e = 0; v->array_value && e < v->array_value->n_values && used < sizeof buf;
+               e++) {
+            const Opentelemetry__Proto__Common__V1__AnyValue *x = v->array_value->values[e];
+            const char *str = x && x->value_case ==
+                                       OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE
+                                  ? x->string_value
+                                  : "?";
+            used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", used ? "," : "", str);
+          }
+          break;
+        }
         default: break;
       }
     }

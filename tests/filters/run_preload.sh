@@ -18,6 +18,7 @@ env LD_PRELOAD="$libs" \
     RPCTRACE_OTLP_FILE_PATH="$dir/spans.jsonl" \
     OTEL_BSP_SCHEDULE_DELAY=50 \
     RPCTRACE_GRPC_REQUEST_METADATA=x-test-id \
+    RPCTRACE_GRPC_KNOWN_METHODS=test.Echo \
     "$plain" --traced --expect "$dir/rpcs.txt"
 rc=$?
 if [ ! -s "$dir/spans.jsonl" ]; then

@@ -33,7 +33,7 @@
 
 typedef struct sc_attr {
   char key[96];
-  char type; /* 's' string, 'i' int, 'b' bool, 'd' double */
+  char type; /* 's' string, 'i' int, 'b' bool, 'd' double, 'a' string[] (elements joined by ',') */
   char value[SC_TEXT];
 } sc_attr;
 

@@ -210,6 +210,15 @@ static void json_attrs(FILE *f, const rpct_attribute *a, size_t n) {
       case RPCT_VALUE_BOOL:
         fprintf(f, ",\"type\":\"bool\",\"value\":%s", a[i].v.b ? "true" : "false");
         break;
+      case RPCT_VALUE_STRING_ARRAY:
+        fputs(",\"type\":\"array\",\"value\":[", f);
+        for (size_t e = 0; e < a[i].len; e++) {
+          fputs(e ? ",{\"type\":\"string\",\"value\":" : "{\"type\":\"string\",\"value\":", f);
+          json_cstr(f, a[i].v.sa[e]);
+          fputc('}', f);
+        }
+        fputc(']', f);
+        break;
     }
     fputc('}', f);
   }
@@ -319,6 +328,11 @@ static const char k_link_tracestate[] = "rojo=00f067aa0ba902b7";
 #define A_BOOL(k, val) \
   { .key = (k), .type = RPCT_VALUE_BOOL, .v.b = (val) }
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define A_STRV(k, vals) \
+  { .key = (k), .type = RPCT_VALUE_STRING_ARRAY, .v.sa = (vals), .len = COUNT(vals) }
+
+/* A string[] as metadata attributes carry: one element per value. */
+static const char *const k_forwarded[] = {"1.2.3.4", "", "e\xc3\xa9 \"q\""};
 
 static const rpct_attribute k_client_attrs[] = {
     A_STR("rpc.system", "grpc"),
@@ -337,6 +351,8 @@ static const rpct_attribute k_client_attrs[] = {
     A_STR("rpct.test.escapes",
           "quote\" backslash\\ slash/ tab\t newline\n ctrl\x01 e\xc3\xa9 check\xe2\x9c\x93"),
     A_STR("rpct.test.empty", ""),
+    A_STRV("rpc.request.header.x-forwarded-for", k_forwarded),
+    {.key = "rpct.test.empty_array", .type = RPCT_VALUE_STRING_ARRAY, .v.sa = NULL, .len = 0},
 };
 
 static const rpct_attribute k_client_event_attrs[] = {

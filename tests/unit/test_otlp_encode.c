@@ -135,6 +135,37 @@ static void test_encode_writes_every_span_field(void **state) {
   free_request(req);
 }
 
+static void test_encode_string_arrays_as_array_values(void **state) {
+  (void)state;
+  rpct_span span;
+  rpct_span_start(&span, T.tracer, "s", RPCT_SPAN_KIND_SERVER, NULL);
+  static const char *const v[] = {"a", "", "b c"};
+  rpct_span_set_str_array(&span, "rpc.request.header.x-tenant", v, NULL, 3);
+  rpct_span_set_str_array(&span, "empty", NULL, NULL, 0);
+  rpct_span_set_str(&span, "plain", "p");
+  rpct_span_end(&span, 0);
+  rpct_span_data d;
+  assert_int_equal(rpct_memory_exporter_get(T.memory, 0, &d), RPCT_OK);
+  const rpct_span_data *one = &d;
+  pb_request *req = encode_decode(&one, 1);
+  const pb_span *sp = req->resource_spans[0]->scope_spans[0]->spans[0];
+  assert_int_equal(sp->n_attributes, 3);
+  const pb_any *x = sp->attributes[0]->value;
+  assert_string_equal(sp->attributes[0]->key, "rpc.request.header.x-tenant");
+  assert_int_equal(x->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE);
+  assert_int_equal(x->array_value->n_values, 3);
+  for (size_t i = 0; i < 3; i++) {
+    assert_int_equal(x->array_value->values[i]->value_case,
+                     OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE);
+    assert_string_equal(x->array_value->values[i]->string_value, v[i]);
+  }
+  x = sp->attributes[1]->value;
+  assert_int_equal(x->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE);
+  assert_int_equal(x->array_value->n_values, 0);
+  assert_string_equal(sp->attributes[2]->value->string_value, "p");
+  free_request(req);
+}
+
 static void test_encode_root_span_has_no_parent_and_local_flags(void **state) {
   (void)state;
   rpct_span span;
@@ -234,6 +265,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       T_(test_encode_writes_every_span_field),
       T_(test_encode_root_span_has_no_parent_and_local_flags),
+      T_(test_encode_string_arrays_as_array_values),
       T_(test_encode_groups_by_resource_then_scope_in_order),
       T_(test_encode_empty_batch_is_an_empty_request),
       T_(test_encode_survives_allocation_failure),

@@ -403,6 +403,29 @@ static void test_keys_resource_and_scope_strings_are_escaped_too(void **state) {
   rpct_resource_del(res);
 }
 
+/* string[] as {"arrayValue":{"values":[...]}}, empty as {"arrayValue":{}}. */
+static void test_string_arrays_as_array_values(void **state) {
+  (void)state;
+  rpct_resource *res = resource_of("svc", NULL);
+  rpct_span_data d;
+  rec_init(&d, "a", RPCT_SPAN_KIND_SERVER, res);
+  /* Elements one after another, each followed by a NUL. */
+  static const char elems[] = "x\0\0q\"\xff";
+  rpct_span_attr *a = rec_attr(&d, RPCT_ATTR_OWNER_SPAN, "h", RPCT_VALUE_STRING_ARRAY);
+  a->n_values = 3;
+  a->v.s = rec_strn(&d, elems, sizeof elems - 1);
+  rec_attr(&d, RPCT_ATTR_OWNER_SPAN, "none", RPCT_VALUE_STRING_ARRAY);
+  char *out = json_of_one(&d);
+  assert_string_equal(
+      out, ONE_SPAN_LINE("{" IDS ",\"flags\":257,\"name\":\"a\",\"kind\":2," TIMES
+                         ",\"attributes\":[{\"key\":\"h\",\"value\":{\"arrayValue\":{\"values\":["
+                         "{\"stringValue\":\"x\"},{\"stringValue\":\"\"},"
+                         "{\"stringValue\":\"q\\\"\\ufffd\"}]}}},"
+                         "{\"key\":\"none\",\"value\":{\"arrayValue\":{}}}]}"));
+  free(out);
+  rpct_resource_del(res);
+}
+
 static void test_int64_as_strings_and_doubles_as_numbers_or_special_strings(void **state) {
   (void)state;
   rpct_resource *res = resource_of("svc", NULL);
@@ -874,6 +897,7 @@ int main(void) {
       cmocka_unit_test(test_client_root_span_with_typed_attributes_and_error_status),
       cmocka_unit_test(test_server_span_with_remote_parent_event_and_link),
       cmocka_unit_test(test_local_parent_sets_has_is_remote_only),
+      cmocka_unit_test(test_string_arrays_as_array_values),
       cmocka_unit_test(test_batch_groups_by_resource_then_scope_in_first_appearance_order),
       cmocka_unit_test(test_strings_are_escaped_and_invalid_utf8_replaced),
       cmocka_unit_test(test_keys_resource_and_scope_strings_are_escaped_too),

@@ -197,6 +197,84 @@ static void test_span_string_space_exhaustion_drops_attributes_safely(void **sta
   assert_true(d.strings_used <= RPCT_SPAN_STRING_BYTES);
 }
 
+/* "a|b|c" for a string[] attribute (elements joined by '|'). */
+static const char *joined(const rpct_span_data *d, const rpct_span_attr *a) {
+  static char buf[256];
+  size_t cursor = 0, len, used = 0;
+  const char *e;
+  buf[0] = '\0';
+  while (rpct_span_attr_array_next(d, a, &cursor, &e, &len)) {
+    assert_int_equal(strlen(e), len); /* each element is NUL-terminated */
+    used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s", used ? "|" : "", e);
+  }
+  return buf;
+}
+
+static void test_span_string_arrays_keep_each_element(void **state) {
+  (void)state;
+  rpct_tracer_del(T.tracer);
+  rpct_span_limits lim;
+  rpct_span_limits_default(&lim);
+  lim.attribute_value_length = 4;
+  T = tu_tracer_new(NULL, &lim);
+  rpct_span span;
+  rpct_span_start(&span, T.tracer, "a", RPCT_SPAN_KIND_SERVER, NULL);
+  static const char *const v[] = {"1.2.3.4", "", "ab", "x\0y", "\xc3\xa9\xc3\xa9\xc3\xa9"};
+  static const size_t lens[] = {7, 0, 1, 3, 6};
+  assert_int_equal(rpct_span_set_str_array(&span, "cut", v, lens, 5), RPCT_OK);
+  assert_int_equal(rpct_span_set_str_array(&span, "nts", v, NULL, 3), RPCT_OK);
+  assert_int_equal(rpct_span_set_str_array(&span, "empty", NULL, NULL, 0), RPCT_OK);
+  assert_int_equal(rpct_span_set_str_array(&span, "bad", NULL, NULL, 2), RPCT_ERR_INVALID_ARGUMENT);
+  /* Replacing by key works across types. */
+  assert_int_equal(rpct_span_set_str(&span, "nts", "s"), RPCT_OK);
+  assert_int_equal(rpct_span_set_str_array(&span, "nts", v + 2, NULL, 1), RPCT_OK);
+  rpct_span_end(&span, 0);
+  rpct_span_data d = exported(0);
+  assert_int_equal(d.n_attrs, 3);
+  const rpct_span_attr *a = find_attr(&d, RPCT_ATTR_OWNER_SPAN, "cut");
+  assert_int_equal(a->type, RPCT_VALUE_STRING_ARRAY);
+  assert_int_equal(a->n_values, 5);
+  /* Each element is cut to the length limit (never inside a UTF-8
+   * sequence), at a NUL, and by its given length. */
+  assert_string_equal(joined(&d, a), "1.2.||a|x|\xc3\xa9\xc3\xa9");
+  a = find_attr(&d, RPCT_ATTR_OWNER_SPAN, "nts");
+  assert_int_equal(a->n_values, 1);
+  assert_string_equal(joined(&d, a), "ab");
+  a = find_attr(&d, RPCT_ATTR_OWNER_SPAN, "empty");
+  assert_int_equal(a->type, RPCT_VALUE_STRING_ARRAY);
+  assert_int_equal(a->n_values, 0);
+  size_t cursor = 0, len;
+  const char *e;
+  assert_false(rpct_span_attr_array_next(&d, a, &cursor, &e, &len));
+  /* A hand-made record pointing past its strings reads as no element. */
+  rpct_span_attr bad = *a;
+  bad.n_values = 1;
+  bad.v.s = (rpct_str){.off = RPCT_SPAN_STRING_BYTES - 1, .len = 5};
+  cursor = 0;
+  assert_false(rpct_span_attr_array_next(&d, &bad, &cursor, &e, &len));
+}
+
+/* Every message event repeats the same keys: they are stored once. */
+static void test_span_shares_repeated_attribute_keys(void **state) {
+  (void)state;
+  rpct_span span;
+  rpct_span_start(&span, T.tracer, "a", RPCT_SPAN_KIND_CLIENT, NULL);
+  rpct_attribute ev[] = {RPCT_ATTR_STR("rpc.message.type", "SENT"),
+                         RPCT_ATTR_INT("rpc.message.uncompressed_size", 1)};
+  uint16_t before = 0;
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(rpct_span_add_event(&span, "rpc.message", 0, ev, 2), RPCT_OK);
+    if (i == 0) before = span.data_.strings_used;
+  }
+  /* Later events add their names and the string value only. */
+  assert_int_equal(span.data_.strings_used - before, 2 * (sizeof "rpc.message" + sizeof "SENT"));
+  rpct_span_end(&span, 0);
+  rpct_span_data d = exported(0);
+  assert_int_equal(d.n_events, 3);
+  assert_int_equal(d.attrs[0].key.off, d.attrs[2].key.off);
+  assert_string_equal(rpct_span_data_str(&d, d.attrs[4].key), "rpc.message.type");
+}
+
 static void test_span_events_and_links_with_their_attributes(void **state) {
   (void)state;
   rpct_span_context other;
@@ -426,6 +504,8 @@ int main(void) {
       T_(test_span_attributes_keep_type_and_value_and_replace_by_key),
       T_(test_span_attribute_count_and_length_limits_drop_and_count),
       T_(test_span_string_space_exhaustion_drops_attributes_safely),
+      T_(test_span_string_arrays_keep_each_element),
+      T_(test_span_shares_repeated_attribute_keys),
       T_(test_span_events_and_links_with_their_attributes),
       T_(test_span_event_and_link_limits),
       T_(test_span_status_rules),

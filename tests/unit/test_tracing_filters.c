@@ -362,7 +362,7 @@ static void test_status_codes_map_to_span_status_on_both_sides(void **state) {
       else
         assert_int_equal(d.status_message.len, 0);
       assert_int_attr(&d, "rpc.grpc.status_code", STATUS[i].code);
-      assert_no_attr(&d, "rpc.response.status_code");
+      assert_no_attr(&d, "rpc.status_code");
       assert_no_attr(&d, "error.type");
       assert_int_equal(d.kind,
                        side == RPCT_SIDE_CLIENT ? RPCT_SPAN_KIND_CLIENT : RPCT_SPAN_KIND_SERVER);
@@ -379,7 +379,7 @@ static void test_stable_status_attributes_name_the_code_and_error_type(void **st
       run_status_call(side, i, &d);
       uint8_t want = side == RPCT_SIDE_CLIENT ? STATUS[i].client : STATUS[i].server;
       assert_int_equal(d.status_code, want);
-      assert_str_attr(&d, "rpc.response.status_code", STATUS[i].name);
+      assert_str_attr(&d, "rpc.status_code", STATUS[i].name);
       if (want == RPCT_STATUS_ERROR)
         assert_str_attr(&d, "error.type", STATUS[i].name);
       else
@@ -401,7 +401,7 @@ static void test_status_outside_the_known_codes_reads_as_unknown(void **state) {
     assert_int_equal(d->status_code, RPCT_STATUS_ERROR);
     assert_string_equal(str_of(d, d->status_message), "odd");
     assert_int_attr(d, "rpc.grpc.status_code", GRPC_STATUS_UNKNOWN);
-    assert_str_attr(d, "rpc.response.status_code", "UNKNOWN");
+    assert_str_attr(d, "rpc.status_code", "UNKNOWN");
     assert_str_attr(d, "error.type", "UNKNOWN");
   }
   assert_string_equal(rpct__tracing_status_name(99), "UNKNOWN");
@@ -453,7 +453,7 @@ static void test_rpc_opt_in_gives_the_stable_attribute_set(void **state) {
   const char *want =
       "rpc.system.name=grpc,rpc.method=pkg.Service/Method,"
       "server.address=api.example.com,server.port=8443,"
-      "rpc.response.status_code=INTERNAL,error.type=INTERNAL";
+      "rpc.status_code=INTERNAL,error.type=INTERNAL";
   assert_string_equal(span_attrs(&c), want);
   assert_string_equal(span_attrs(&s), want);
   /* OK: no error.type. */
@@ -461,7 +461,7 @@ static void test_rpc_opt_in_gives_the_stable_attribute_set(void **state) {
   assert_string_equal(span_attrs(&c),
                       "rpc.system.name=grpc,rpc.method=pkg.Service/Method,"
                       "server.address=api.example.com,server.port=8443,"
-                      "rpc.response.status_code=OK");
+                      "rpc.status_code=OK");
 }
 
 /* rpc/dup: both sets; the one shared key, rpc.method, holds the stable
@@ -470,9 +470,9 @@ static void test_rpc_dup_gives_both_sets_with_the_stable_rpc_method(void **state
   (void)state;
   static rpct_span_data c, s;
   const char *want =
-      "rpc.system=grpc,rpc.service=pkg.Service,rpc.system.name=grpc,"
+      "rpc.system=grpc,rpc.service=pkg.Service,rpc.method.deprecated=Method,rpc.system.name=grpc,"
       "rpc.method=pkg.Service/Method,server.address=api.example.com,server.port=8443,"
-      "rpc.grpc.status_code=14,rpc.response.status_code=UNAVAILABLE,error.type=UNAVAILABLE";
+      "rpc.grpc.status_code=14,rpc.status_code=UNAVAILABLE,error.type=UNAVAILABLE";
   static const char *const values[] = {"rpc/dup", "rpc,rpc/dup", "rpc/dup,rpc"};
   for (size_t i = 0; i < RPCT__ARRAY_LEN(values); i++) {
     configure(RPCT__ENV_SEMCONV, values[i]);
@@ -514,9 +514,12 @@ static const struct {
     {"DNS:///upper.example:1", "upper.example", 1},
     {"dns:///[2001:db8::1]:443", "2001:db8::1", 443},
     {"ipv4:10.0.0.1:50051", "10.0.0.1", 50051},
-    {"ipv4:10.0.0.1:50051,10.0.0.2:50052", "10.0.0.1", 50051},
+    /* An address list names no one server: the whole target, no port
+     * (the conventions' own example). */
+    {"ipv4:198.51.100.123:50051,198.51.100.124:50051",
+     "ipv4:198.51.100.123:50051,198.51.100.124:50051", -1},
     {"ipv6:[::1]:50051", "::1", 50051},
-    {"ipv6:[2001:db8::1]:443,[2001:db8::2]:443", "2001:db8::1", 443},
+    {"ipv6:[2001:db8::1]:443,[2001:db8::2]:443", "ipv6:[2001:db8::1]:443,[2001:db8::2]:443", -1},
     {"unix:/tmp/grpc.sock", "/tmp/grpc.sock", -1},
     {"unix:relative/grpc.sock", "relative/grpc.sock", -1},
     {"unix:///tmp/grpc.sock", "/tmp/grpc.sock", -1},
@@ -530,7 +533,11 @@ static const struct {
     {"xds:///my-service", "my-service", -1},
     {"xds:///my-service:8080", "my-service", 8080},
     {"google-c2p:///spanner.googleapis.com", "spanner.googleapis.com", -1},
-    {"vsock:3:5000", "3:5000", -1},
+    {"vsock:3:5000", "vsock:3:5000", -1},
+    {"zk://zookeeper:2181/my-server", "zk://zookeeper:2181/my-server", -1},
+    {"grpc.io:50051", "grpc.io", 50051},
+    {"dns://1.2.3.4/grpc.io:50051", "grpc.io", 50051},
+    {"unix:///run/containerd/containerd.sock", "/run/containerd/containerd.sock", -1},
     {"", NULL, -1},
 };
 
@@ -1151,18 +1158,61 @@ static void test_message_events_number_each_direction_from_one(void **state) {
     exchange_messages(f, &info);
     d = *only_span();
     assert_int_equal(d.n_events, 5);
-    for (size_t i = 0; i < 5; i++) assert_string_equal(str_of(&d, d.events[i].name), "message");
+    for (size_t i = 0; i < 5; i++)
+      assert_string_equal(str_of(&d, d.events[i].name), "rpc.message");
     assert_string_equal(event_attrs(&d, 0),
-                        "message.type=SENT,message.id=1,message.uncompressed_size=10");
+                        "rpc.message.type=SENT,rpc.message.id=1,rpc.message.uncompressed_size=10");
     assert_string_equal(event_attrs(&d, 1),
-                        "message.type=SENT,message.id=2,message.uncompressed_size=20");
-    assert_string_equal(event_attrs(&d, 2),
-                        "message.type=RECEIVED,message.id=1,message.uncompressed_size=7");
+                        "rpc.message.type=SENT,rpc.message.id=2,rpc.message.uncompressed_size=20");
+    assert_string_equal(
+        event_attrs(&d, 2),
+        "rpc.message.type=RECEIVED,rpc.message.id=1,rpc.message.uncompressed_size=7");
     assert_string_equal(event_attrs(&d, 3),
-                        "message.type=SENT,message.id=3,message.uncompressed_size=0");
-    assert_string_equal(event_attrs(&d, 4),
-                        "message.type=RECEIVED,message.id=2,message.uncompressed_size=8");
+                        "rpc.message.type=SENT,rpc.message.id=3,rpc.message.uncompressed_size=0");
+    assert_string_equal(
+        event_attrs(&d, 4),
+        "rpc.message.type=RECEIVED,rpc.message.id=2,rpc.message.uncompressed_size=8");
   }
+}
+
+/* The stable set deprecates the event: a unary call records none. */
+static void test_stable_set_records_no_message_events_on_unary_calls(void **state) {
+  (void)state;
+  setenv(RPCT__ENV_SEMCONV, "rpc", 1);
+  configure(RPCT__ENV_MESSAGE_EVENTS, "true");
+  for (const rpct_filter *f = CLIENT; f; f = f == CLIENT ? SERVER : NULL) {
+    rpct_memory_exporter_clear(T.memory);
+    rpct_call_info info =
+        f == CLIENT ? client_info(METHOD, NULL, NULL) : server_info(METHOD, NULL, NULL, 0);
+    void *cd = cd_new(f);
+    assert_int_equal(f->start(cd, &info), RPCT_FILTER_FOLLOW);
+    f->message_sent(cd, 10);
+    f->message_received(cd, 7);
+    finish(f, cd, GRPC_STATUS_OK, NULL);
+    assert_int_equal(only_span()->n_events, 0);
+  }
+}
+
+/* ...and a streaming call records them all, the held first ones with their
+ * own times, once a second message shows it streams. */
+static void test_stable_set_records_message_events_once_a_call_streams(void **state) {
+  (void)state;
+  setenv(RPCT__ENV_SEMCONV, "rpc", 1);
+  configure(RPCT__ENV_MESSAGE_EVENTS, "true");
+  static rpct_span_data d;
+  rpct_call_info info = client_info(METHOD, NULL, NULL);
+  exchange_messages(CLIENT, &info);
+  d = *only_span();
+  assert_int_equal(d.n_events, 5);
+  assert_string_equal(event_attrs(&d, 0),
+                      "rpc.message.type=SENT,rpc.message.id=1,rpc.message.uncompressed_size=10");
+  assert_string_equal(event_attrs(&d, 1),
+                      "rpc.message.type=SENT,rpc.message.id=2,rpc.message.uncompressed_size=20");
+  assert_string_equal(event_attrs(&d, 2),
+                      "rpc.message.type=RECEIVED,rpc.message.id=1,rpc.message.uncompressed_size=7");
+  assert_string_equal(event_attrs(&d, 4),
+                      "rpc.message.type=RECEIVED,rpc.message.id=2,rpc.message.uncompressed_size=8");
+  assert_true(d.events[0].time_unix_ns <= d.events[1].time_unix_ns);
 }
 
 static void test_a72_names_spans_and_message_events(void **state) {
@@ -1216,27 +1266,36 @@ static void test_status_attributes_survive_a_full_event_record(void **state) {
   assert_int_equal(d->dropped_events, 80 - RPCT_SPAN_MAX_EVENTS);
   assert_int_equal(d->dropped_attributes, 0);
   assert_int_attr(d, "rpc.grpc.status_code", GRPC_STATUS_RESOURCE_EXHAUSTED);
-  assert_str_attr(d, "rpc.response.status_code", "RESOURCE_EXHAUSTED");
+  assert_str_attr(d, "rpc.status_code", "RESOURCE_EXHAUSTED");
   assert_str_attr(d, "error.type", "RESOURCE_EXHAUSTED");
   assert_string_equal(str_of(d, d->status_message), "quota");
 }
 
-static void test_metadata_allow_list_records_joined_values(void **state) {
-  (void)state;
-  setenv(RPCT__ENV_REQUEST_METADATA, "X-Tenant, user-agent,absent", 1);
-  configure(RPCT__ENV_RESPONSE_METADATA, "x-served-by");
-  /* Server: the request's metadata. */
+/* A string[] attribute's elements, joined by '|' for comparison. */
+static const char *array_attr(const rpct_span_data *d, const char *key) {
+  static char buf[512];
+  const rpct_span_attr *a = find_attr(d, RPCT_ATTR_OWNER_SPAN, key);
+  if (!a) return "(absent)";
+  if (a->type != RPCT_VALUE_STRING_ARRAY) return "(not string[])";
+  size_t cursor = 0, len, used = 0;
+  const char *e;
+  buf[0] = '\0';
+  while (rpct_span_attr_array_next(d, a, &cursor, &e, &len))
+    used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%.*s", used ? "|" : "", (int)len, e);
+  return buf;
+}
+
+/* Runs a server call and a client call whose metadata the allow-lists
+ * read: request x-tenant twice and user-agent; response headers
+ * x-served-by twice; trailers x-served-by and x-cost. */
+static void metadata_calls(rpct_span_data *server, rpct_span_data *client) {
+  rpct_memory_exporter_clear(T.memory);
   rpct_md req[] = {md_("x-tenant", "a"), md_("user-agent", "grpc-c/29"), md_("x-tenant", "b"),
                    md_("x-secret", "s")};
   rpct_call_info si = server_info(METHOD, NULL, req, 4);
   run_call(SERVER, &si, GRPC_STATUS_OK, NULL);
-  const rpct_span_data *d = only_span();
-  assert_str_attr(d, "rpc.grpc.request.metadata.x-tenant", "a,b");
-  assert_str_attr(d, "rpc.grpc.request.metadata.user-agent", "grpc-c/29");
-  assert_no_attr(d, "rpc.grpc.request.metadata.absent");
-  assert_no_attr(d, "rpc.grpc.request.metadata.x-secret");
+  *server = *only_span();
 
-  /* Client: the application's request entries and the response's. */
   rpct_memory_exporter_clear(T.memory);
   grpc_metadata app[1];
   memset(app, 0, sizeof app);
@@ -1251,12 +1310,108 @@ static void test_metadata_allow_list_records_joined_values(void **state) {
   rpct_md resp[] = {md_("x-served-by", "node-1"), md_("x-served-by", "node-2"),
                     md_("x-tenant", "no")};
   CLIENT->recv_initial_metadata(cd, resp, 3);
-  finish(CLIENT, cd, GRPC_STATUS_OK, NULL);
-  d = only_span();
-  assert_str_attr(d, "rpc.grpc.request.metadata.x-tenant", "c");
-  assert_str_attr(d, "rpc.grpc.response.metadata.x-served-by", "node-1,node-2");
-  assert_no_attr(d, "rpc.grpc.response.metadata.x-tenant");
+  rpct_md trailers[] = {md_("x-cost", "3"), md_("x-served-by", "node-3")};
+  rpct_call_status st = {.code = GRPC_STATUS_OK, .trailing = trailers, .n_trailing = 2};
+  CLIENT->status(cd, &st);
+  CLIENT->end(cd);
+  free(cd);
+  *client = *only_span();
+}
+
+static void test_metadata_allow_list_records_string_arrays(void **state) {
+  (void)state;
+  static rpct_span_data s, c;
+  setenv(RPCT__ENV_REQUEST_METADATA, "X-Tenant, user-agent,absent", 1);
+  configure(RPCT__ENV_RESPONSE_METADATA, "x-served-by,x-cost");
+  metadata_calls(&s, &c);
+  /* Old set: rpc.grpc.*.metadata.<key>, one element per value. */
+  assert_string_equal(array_attr(&s, "rpc.grpc.request.metadata.x-tenant"), "a|b");
+  assert_string_equal(array_attr(&s, "rpc.grpc.request.metadata.user-agent"), "grpc-c/29");
+  assert_no_attr(&s, "rpc.grpc.request.metadata.absent");
+  assert_no_attr(&s, "rpc.grpc.request.metadata.x-secret");
+  assert_no_attr(&s, "rpc.request.header.x-tenant");
+  assert_string_equal(array_attr(&c, "rpc.grpc.request.metadata.x-tenant"), "c");
+  assert_string_equal(array_attr(&c, "rpc.grpc.response.metadata.x-served-by"), "node-1|node-2");
+  assert_no_attr(&c, "rpc.grpc.response.metadata.x-tenant");
+  assert_no_attr(&c, "rpc.grpc.response.metadata.x-cost"); /* trailers: stable set only */
+  assert_no_attr(&c, "rpc.response.trailer.x-cost");
   assert_int_equal(tu_diag_count, 0);
+}
+
+static void test_stable_set_records_headers_and_trailers(void **state) {
+  (void)state;
+  static rpct_span_data s, c;
+  setenv(RPCT__ENV_SEMCONV, "rpc", 1);
+  setenv(RPCT__ENV_REQUEST_METADATA, "x-tenant,user-agent", 1);
+  configure(RPCT__ENV_RESPONSE_METADATA, "x-served-by,x-cost");
+  metadata_calls(&s, &c);
+  assert_string_equal(array_attr(&s, "rpc.request.header.x-tenant"), "a|b");
+  assert_string_equal(array_attr(&s, "rpc.request.header.user-agent"), "grpc-c/29");
+  assert_no_attr(&s, "rpc.grpc.request.metadata.x-tenant");
+  assert_string_equal(array_attr(&c, "rpc.request.header.x-tenant"), "c");
+  assert_string_equal(array_attr(&c, "rpc.response.header.x-served-by"), "node-1|node-2");
+  assert_no_attr(&c, "rpc.response.header.x-cost");
+  assert_string_equal(array_attr(&c, "rpc.response.trailer.x-served-by"), "node-3");
+  assert_string_equal(array_attr(&c, "rpc.response.trailer.x-cost"), "3");
+  assert_no_attr(&c, "rpc.grpc.response.metadata.x-served-by");
+
+  /* rpc/dup: both keys, the same arrays. */
+  configure(RPCT__ENV_SEMCONV, "rpc/dup");
+  metadata_calls(&s, &c);
+  assert_string_equal(array_attr(&s, "rpc.grpc.request.metadata.x-tenant"), "a|b");
+  assert_string_equal(array_attr(&s, "rpc.request.header.x-tenant"), "a|b");
+  assert_string_equal(array_attr(&c, "rpc.grpc.response.metadata.x-served-by"), "node-1|node-2");
+  assert_string_equal(array_attr(&c, "rpc.response.header.x-served-by"), "node-1|node-2");
+  assert_string_equal(array_attr(&c, "rpc.response.trailer.x-cost"), "3");
+}
+
+/* A server that registers methods and gets another path: _OTHER, the path
+ * kept in rpc.method_original, and a span name a client cannot choose. */
+static void test_unregistered_method_is_other(void **state) {
+  (void)state;
+  static rpct_span_data d;
+  static const char *const modes[] = {NULL, "rpc", "rpc/dup"};
+  static const char *const want[] = {
+      /* old set: no _OTHER there; only the span name is bounded */
+      "rpc.system=grpc,rpc.service=evil.Svc,rpc.method=Random123,rpc.grpc.status_code=12",
+      "rpc.system.name=grpc,rpc.method=_OTHER,rpc.method_original=evil.Svc/Random123,"
+      "rpc.status_code=UNIMPLEMENTED,error.type=UNIMPLEMENTED",
+      "rpc.system=grpc,rpc.service=evil.Svc,rpc.method.deprecated=Random123,"
+      "rpc.system.name=grpc,rpc.method=_OTHER,rpc.method_original=evil.Svc/Random123,"
+      "rpc.grpc.status_code=12,rpc.status_code=UNIMPLEMENTED,error.type=UNIMPLEMENTED",
+  };
+  for (size_t i = 0; i < RPCT__ARRAY_LEN(modes); i++) {
+    if (modes[i])
+      configure(RPCT__ENV_SEMCONV, modes[i]);
+    else
+      rpct__tracing_configure(); /* each test starts with no variable set */
+    rpct_memory_exporter_clear(T.memory);
+    rpct_call_info info = server_info("/evil.Svc/Random123", NULL, NULL, 0);
+    info.method_registration = RPCT_METHOD_UNREGISTERED;
+    run_call(SERVER, &info, GRPC_STATUS_UNIMPLEMENTED, NULL);
+    d = *only_span();
+    assert_string_equal(str_of(&d, d.name), "grpc");
+    assert_string_equal(span_attrs(&d), want[i]);
+  }
+  /* Registered, or not knowable: the method as it came. */
+  static const unsigned known[] = {RPCT_METHOD_REGISTERED, RPCT_METHOD_UNKNOWABLE};
+  for (size_t i = 0; i < RPCT__ARRAY_LEN(known); i++) {
+    rpct_memory_exporter_clear(T.memory);
+    rpct_call_info info = server_info(METHOD, NULL, NULL, 0);
+    info.method_registration = known[i];
+    run_call(SERVER, &info, GRPC_STATUS_OK, NULL);
+    d = *only_span();
+    assert_string_equal(str_of(&d, d.name), "pkg.Service/Method");
+    assert_str_attr(&d, "rpc.method", "pkg.Service/Method");
+    assert_no_attr(&d, "rpc.method_original");
+  }
+  /* A72 names keep their prefix. */
+  configure(RPCT__ENV_SPAN_NAMES, "a72");
+  rpct_memory_exporter_clear(T.memory);
+  rpct_call_info info = server_info("/evil.Svc/Random123", NULL, NULL, 0);
+  info.method_registration = RPCT_METHOD_UNREGISTERED;
+  run_call(SERVER, &info, GRPC_STATUS_OK, NULL);
+  assert_string_equal(str_of(only_span(), only_span()->name), "Recv.grpc");
 }
 
 /* ====================================================================
@@ -1408,9 +1563,13 @@ int main(void) {
       T_(test_include_and_exclude_lists),
       T_(test_message_events_are_off_by_default),
       T_(test_message_events_number_each_direction_from_one),
+      T_(test_stable_set_records_no_message_events_on_unary_calls),
+      T_(test_stable_set_records_message_events_once_a_call_streams),
       T_(test_a72_names_spans_and_message_events),
       T_(test_status_attributes_survive_a_full_event_record),
-      T_(test_metadata_allow_list_records_joined_values),
+      T_(test_metadata_allow_list_records_string_arrays),
+      T_(test_stable_set_records_headers_and_trailers),
+      T_(test_unregistered_method_is_other),
       T_(test_default_configuration),
       T_(test_propagators_keep_the_listed_order_without_duplicates),
       T_(test_invalid_values_are_reported_once_with_variable_and_default),
