@@ -659,6 +659,11 @@ static bool initialized;
 static rpct_tracer *owned_tracer; /* made by rpct_init, freed by rpct_shutdown */
 static atomic_bool ready;         /* initialized, read lock-free by hooks */
 
+/* Weak: see rpct__front_end in interceptors.h. Hidden, so the reference
+ * binds within this module (a copy of the dispatcher in librpctrace.so must
+ * not find the front end of another module). */
+extern const char rpct__front_end[] __attribute__((weak, visibility("hidden")));
+
 int rpct_init(rpct_tracer *tracer) {
   pthread_mutex_lock(&init_lock);
   int rc = RPCT_OK;
@@ -678,6 +683,16 @@ int rpct_init(rpct_tracer *tracer) {
     }
   }
   pthread_mutex_unlock(&init_lock);
+  /* Linked with rpctrace::rpctrace (or `pkg-config --libs rpctrace`) alone,
+   * everything above succeeds and yet no RPC is ever traced: say so, since
+   * nothing else would. Still RPCT_OK: the tracer and spans started through
+   * the API work. Reported after the unlock, so a handler may call us. */
+  if (rc == RPCT_OK && !rpct__front_end)
+    rpct__diag_once("rpct_init.no_front_end",
+                    "rpct_init: no gRPC front end in this program, so no RPC will be traced "
+                    "(spans started through the API still are); link rpctrace::wrap "
+                    "(CMake) or `pkg-config --libs rpctrace-wrap`, or run the program under "
+                    "`rpctrace run` (LD_PRELOAD=librpctrace_preload.so)");
   return rc;
 }
 

@@ -85,6 +85,15 @@ RPCT__GRPC_FUNCTIONS(RPCT__HOOK_DECL_R, RPCT__HOOK_DECL_V)
  * calls the first hook (idempotent; `api` must stay valid). */
 void rpct__dispatch_set_api(const rpct__grpc_api *api);
 
+/* Defined by each front end (wrap.c, preload.c), in the same module as the
+ * dispatcher it feeds, and referenced weakly by dispatch.c: the address is
+ * NULL in a program linked with the library alone, whose gRPC calls never
+ * reach a hook. A link-time fact rather than a flag set at run time, so
+ * rpct_init can tell before any gRPC call, whatever order constructors run
+ * in, and the preload library still does nothing in a process until its
+ * first interposed call. The string names the front end. */
+extern const char rpct__front_end[];
+
 /* ---- md_writer.c ---- */
 
 /* Outgoing initial metadata: the application's entries first, then what

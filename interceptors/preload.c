@@ -15,6 +15,8 @@
 
 #include "interceptors.h"
 
+const char rpct__front_end[] = "preload";
+
 static rpct__grpc_api preload_api;
 static pthread_once_t resolve_once = PTHREAD_ONCE_INIT;
 

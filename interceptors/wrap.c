@@ -14,6 +14,8 @@ RPCT__GRPC_FUNCTIONS(REAL_DECL_R, REAL_DECL_V)
 #define REAL_ENTRY_V(name, params, args) .name = __real_##name,
 static const rpct__grpc_api wrap_api = {RPCT__GRPC_FUNCTIONS(REAL_ENTRY_R, REAL_ENTRY_V)};
 
+const char rpct__front_end[] = "wrap";
+
 /* Before main, and again on each call in case gRPC is called from another
  * constructor that ran first (the store is idempotent). */
 __attribute__((constructor)) static void wrap_install(void) { rpct__dispatch_set_api(&wrap_api); }
