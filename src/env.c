@@ -21,19 +21,23 @@ const char *rpct__quote(char out[RPCT__QUOTE_BUF], const char *s, size_t len) {
     while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
     cut = true;
   }
+  /* Every escape is at most 4 bytes per byte it stands for ("\x0a" for 1,
+   * "\u0085" for 2, "\u202e" for 3): RPCT__QUOTE_BUF holds the worst case. */
   size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
+  char esc[RPCT__ESCAPE_BUF];
+  for (size_t i = 0, used; i < n; i += used) {
     unsigned char c = (unsigned char)s[i];
+    size_t e;
     if (c == '"' || c == '\\') {
       out[o++] = '\\';
       out[o++] = (char)c;
-    } else if (c < 0x20 || c == 0x7f) {
-      out[o++] = '\\';
-      out[o++] = 'x';
-      out[o++] = "0123456789abcdef"[c >> 4];
-      out[o++] = "0123456789abcdef"[c & 0xF];
+      used = 1;
+    } else if ((e = rpct__escape_char(s + i, n - i, esc, &used)) != 0) {
+      memcpy(out + o, esc, e);
+      o += e;
     } else {
-      out[o++] = (char)c;
+      memcpy(out + o, s + i, used);
+      o += used;
     }
   }
   if (cut) {

@@ -39,6 +39,26 @@ bool rpct__diag_once(const char *key, const char *fmt, ...) RPCT__PRINTF(2, 3);
 /* Tests: forget which keys were reported. */
 void rpct__diag_reset_once(void);
 
+/* Text from outside (span names, configuration values, endpoints) is
+ * shown to people only through these, so that it cannot drive a terminal
+ * or forge a log line. */
+#define RPCT__ESCAPE_BUF 8 /* the longest escape, "\u202e", and its NUL */
+/* The character at s[0..n) (n > 0) and how to show it. Returns 0 when it
+ * may be shown as it is; else writes its escape into `esc` (NUL-terminated)
+ * and returns the escape's length: "\x1b" for a C0 control, DEL or a byte
+ * that starts no valid UTF-8 sequence, "\u0085" / "\u202e" for a C1
+ * control or a Unicode bidi control (U+061C, U+200E, U+200F, U+202A-U+202E,
+ * U+2066-U+2069). Either way *used is how many bytes of s it stands for
+ * (1 for an invalid byte). Any thread. */
+size_t rpct__escape_char(const char *s, size_t n, char esc[RPCT__ESCAPE_BUF], size_t *used);
+/* The endpoint URL ep[0..len) as messages may show it: the userinfo
+ * replaced ("user:pw@host:4317" -> "***@host:4317"), each query
+ * parameter's value and any fragment replaced ("/v1?token=***&***#***"),
+ * characters escaped as rpct__escape_char does, cut to `size` with "...".
+ * Returns out (size >= 8, else out is left empty). Any thread. */
+#define RPCT__ENDPOINT_SHOWN_MAX 256
+const char *rpct__endpoint_shown(char *out, size_t size, const char *ep, size_t len);
+
 /* ---- clock ---- */
 uint64_t rpct__now_mono_ns(void);
 
@@ -50,9 +70,11 @@ bool rpct__hex_decode(const char *in, size_t n, uint8_t *out);
 
 /* ---- env.c: OTEL_* environment parsing ---- */
 /* `s[0..len)` made safe to print between double quotes on one line: cut at
- * RPCT__QUOTE_MAX bytes on a UTF-8 boundary (then "..."), with quotes,
- * backslashes and control bytes escaped, so a value holding a newline cannot
- * forge a second log line. Returns `out`. */
+ * RPCT__QUOTE_MAX bytes on a UTF-8 boundary (then "..."), with quotes and
+ * backslashes escaped and every character rpct__escape_char escapes
+ * escaped, so a value holding a newline cannot forge a second log line nor
+ * a bidi control reorder it. Returns `out`. Never use it on a value that
+ * may be a secret: name the variable, key or position instead. */
 #define RPCT__QUOTE_MAX 64
 #define RPCT__QUOTE_BUF (RPCT__QUOTE_MAX * 4 + 4)
 const char *rpct__quote(char out[RPCT__QUOTE_BUF], const char *s, size_t len);
@@ -66,15 +88,27 @@ uint64_t rpct__env_uint(const char *name, uint64_t def, uint64_t min, uint64_t m
 bool rpct__env_bool(const char *name, bool def);
 
 /* ---- kv_list.c: "k=v,k2=v2" lists (OTEL_RESOURCE_ATTRIBUTES, headers) ---- */
+/* Called for each member with its decoded key and value (valid during the
+ * call only). A non-zero return refuses the member: set *why to a static
+ * reason, or leave it NULL. */
 typedef int (*rpct__kv_fn)(void *data, const char *key, size_t key_len, const char *value,
-                           size_t value_len);
+                           size_t value_len, const char **why);
+/* Which member of a list was refused and why; never its value. */
+typedef struct rpct__kv_error {
+  size_t member;   /* 1-based, counting non-empty members */
+  const char *key; /* the key as written (into the list), or NULL: no '=' */
+  size_t key_len;
+  const char *why; /* static text, or NULL when `fn` gave none */
+} rpct__kv_error;
 /* Check the whole list; if a member is malformed, return RPCT_ERR_PARSE with
- * the member (*bad, *bad_len, pointing into s) and the reason (*why, static)
- * and call `fn` for none. Else call `fn` for each member with its decoded key
- * and value (valid during the call only); a non-zero return of `fn` stops and
- * is returned. */
+ * *err filled and call `fn` for none. Else call `fn` for each member in
+ * order; a non-zero return of `fn` stops, fills *err and is returned
+ * (earlier members were already passed to `fn`). */
 int rpct__kv_list_parse(const char *s, size_t len, const rpct_allocator *alloc, rpct__kv_fn fn,
-                        void *data, const char **bad, size_t *bad_len, const char **why);
+                        void *data, rpct__kv_error *err);
+/* `member N` or `member N (key "k")` for *err, for messages. Returns out. */
+#define RPCT__KV_WHERE_BUF (RPCT__QUOTE_BUF + 48)
+const char *rpct__kv_error_where(char out[RPCT__KV_WHERE_BUF], const rpct__kv_error *err);
 
 /* Members of a canonical list ("k=v,k2=v2", no white space), one at a
  * time: *m and *n the member, *kn its key's length. */

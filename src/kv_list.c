@@ -3,7 +3,11 @@
  * OTEL_EXPORTER_OTLP_HEADERS: comma-separated members, white space around
  * keys and values ignored, empty members skipped, keys and values
  * percent-encoded. A list is checked whole before any member is used.
+ *
+ * Values are often secrets (OTEL_EXPORTER_OTLP_HEADERS holds API keys), so
+ * a refused list is described by the bad member's position and key only.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -80,9 +84,10 @@ static bool next_member(const char *s, size_t len, size_t *pos, str_span *member
 
 /* Split "key=value" into its trimmed, still encoded halves. NULL when the
  * member is well formed, else why it is not. */
-static const char *split_member(str_span m, str_span *key, str_span *value) {
+static const char *split_member(str_span m, str_span *key, str_span *value, bool *has_eq) {
   *key = *value = (str_span){m.p, 0};
   const char *eq = memchr(m.p, '=', m.n);
+  *has_eq = eq != NULL;
   if (!eq) return "has no '=' (expected key=value)";
   *key = trim(m.p, (size_t)(eq - m.p));
   *value = trim(eq + 1, m.n - (size_t)(eq - m.p) - 1);
@@ -91,16 +96,27 @@ static const char *split_member(str_span m, str_span *key, str_span *value) {
   return why ? why : check_escapes(*value);
 }
 
+/* Fill *err for member number `index` (key as written, or none). */
+static void set_error(rpct__kv_error *err, size_t index, str_span key, bool has_key,
+                      const char *why) {
+  err->member = index;
+  err->key = has_key ? key.p : NULL;
+  err->key_len = has_key ? key.n : 0;
+  err->why = why;
+}
+
 int rpct__kv_list_parse(const char *s, size_t len, const rpct_allocator *alloc, rpct__kv_fn fn,
-                        void *data, const char **bad, size_t *bad_len, const char **why) {
-  size_t pos = 0;
+                        void *data, rpct__kv_error *err) {
+  size_t pos = 0, index = 0;
   str_span m, key, value;
+  bool has_eq;
   while (next_member(s, len, &pos, &m)) {
-    const char *w = split_member(m, &key, &value);
+    index++;
+    const char *w = split_member(m, &key, &value, &has_eq);
     if (w) {
-      *bad = m.p;
-      *bad_len = m.n;
-      *why = w;
+      /* Without an '=' the member may be all value (a token pasted alone):
+       * it has no key to name. */
+      set_error(err, index, key, has_eq, w);
       return RPCT_ERR_PARSE;
     }
   }
@@ -108,16 +124,30 @@ int rpct__kv_list_parse(const char *s, size_t len, const rpct_allocator *alloc, 
    * at least one byte ('=') shorter than the member: len bytes hold both. */
   char *buf = rpct__alloc(alloc, len);
   if (!buf) return RPCT_ERR_NO_MEMORY;
-  int err = RPCT_OK;
-  pos = 0;
-  while (!err && next_member(s, len, &pos, &m)) {
-    split_member(m, &key, &value);
+  int rc = RPCT_OK;
+  pos = index = 0;
+  while (rc == RPCT_OK && next_member(s, len, &pos, &m)) {
+    index++;
+    split_member(m, &key, &value, &has_eq);
     size_t kn = percent_decode(key, buf);
     size_t vn = percent_decode(value, buf + kn);
-    err = fn(data, buf, kn, buf + kn, vn);
+    const char *why = NULL;
+    rc = fn(data, buf, kn, buf + kn, vn, &why);
+    if (rc != RPCT_OK) set_error(err, index, key, true, why);
   }
   rpct__free(alloc, buf);
-  return err;
+  return rc;
+}
+
+const char *rpct__kv_error_where(char out[RPCT__KV_WHERE_BUF], const rpct__kv_error *err) {
+  if (!err->key || err->key_len == 0) {
+    snprintf(out, RPCT__KV_WHERE_BUF, "member %zu", err->member);
+  } else {
+    char q[RPCT__QUOTE_BUF];
+    snprintf(out, RPCT__KV_WHERE_BUF, "member %zu (key \"%s\")", err->member,
+             rpct__quote(q, err->key, err->key_len));
+  }
+  return out;
 }
 
 bool rpct__list_next(rpct__list_iter *it, const char **m, size_t *n, size_t *kn) {

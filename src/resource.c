@@ -123,7 +123,8 @@ int rpct_resource_at(const rpct_resource *r, size_t i, const char **key, const c
 /* ---- OTEL_RESOURCE_ATTRIBUTES ---- */
 
 static int add_member(void *data, const char *key, size_t key_len, const char *value,
-                      size_t value_len) {
+                      size_t value_len, const char **why) {
+  (void)why; /* any key and value are accepted */
   return set_n(data, key, key_len, value, value_len);
 }
 
@@ -131,13 +132,14 @@ static int add_env_attributes(rpct_resource *r) {
   size_t len;
   const char *s = rpct__env_get(ATTRS_VAR, &len);
   if (!s) return RPCT_OK;
-  const char *bad, *why;
-  size_t bad_len;
-  int rc = rpct__kv_list_parse(s, len, r->alloc, add_member, r, &bad, &bad_len, &why);
+  rpct__kv_error err;
+  int rc = rpct__kv_list_parse(s, len, r->alloc, add_member, r, &err);
   if (rc == RPCT_ERR_PARSE) {
-    char q[RPCT__QUOTE_BUF];
-    rpct__diag_once(ATTRS_VAR, "%s member \"%s\" %s; the whole variable is ignored", ATTRS_VAR,
-                    rpct__quote(q, bad, bad_len), why);
+    /* Position and key only: values hold passwords and tokens often
+     * enough, and a member without '=' may be nothing but one. */
+    char where[RPCT__KV_WHERE_BUF];
+    rpct__diag_once(ATTRS_VAR, "%s %s %s; the whole variable is ignored", ATTRS_VAR,
+                    rpct__kv_error_where(where, &err), err.why);
     return RPCT_OK;
   }
   return rc;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "internal.h"
 #include "waterfall.h"
 
 /* The page's style and script. Neither may name a URL: the page is
@@ -67,12 +68,17 @@ void rtt_html_escape(FILE *out, const char *s) {
       case '\'': fputs("&#39;", out); break;
       case '\t':
       case '\n': fputc((int)cp, out); break;
-      default:
-        if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F))
+      default: {
+        /* Controls, and bidi controls, which would reorder the page's text
+         * around them, as rpctrace escapes them everywhere. */
+        char esc[RPCT__ESCAPE_BUF];
+        size_t used;
+        if (rpct__escape_char(s, n, esc, &used))
           fputs("&#xFFFD;", out);
         else
           fwrite(s, 1, n, out);
         break;
+      }
     }
     s += n;
   }

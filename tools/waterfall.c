@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
+
 #define KIND_WIDTH 8
 #define DURATION_WIDTH 9
 /* Indentation stops growing here: deeper spans line up at this depth. */
@@ -101,21 +103,24 @@ static void text_spaces(text *t, size_t n) {
   t->cols += n;
 }
 
-/* Append `s` made safe for a terminal (see waterfall.h). */
+/* Append `s` made safe for a terminal (see waterfall.h): the escapes are
+ * rpctrace's own (rpct__escape_char), so a diagnostic, the console
+ * exporter and the view show one hostile name the same way. */
 static void text_file_string(text *t, const char *s, bool ascii) {
-  const unsigned char *u = (const unsigned char *)s;
-  while (*u) {
-    uint32_t cp;
-    size_t n = rtt_utf8_next((const char *)u, &cp);
-    bool control = cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F);
-    if (n == 0 || control || (ascii && cp >= 0x80)) {
+  size_t n = strlen(s);
+  char esc[RPCT__ESCAPE_BUF];
+  for (size_t i = 0, used; i < n; i += used) {
+    size_t e = rpct__escape_char(s + i, n - i, esc, &used);
+    if (e) {
+      text_put(t, esc, e);
+      t->cols += e;
+    } else if (ascii && used > 1) {
       text_put(t, "?", 1);
-      u += n ? n : 1;
+      t->cols++;
     } else {
-      text_put(t, (const char *)u, n);
-      u += n;
+      text_put(t, s + i, used);
+      t->cols++;
     }
-    t->cols++;
   }
 }
 

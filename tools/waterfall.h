@@ -10,11 +10,13 @@
  * right-aligned) and a bar of bar_width columns scaled to the trace: a
  * span covering [start, end) of the trace's [t0, t1) fills columns
  * floor((start - t0) * W / (t1 - t0)) up to ceil((end - t0) * W / (t1 - t0)),
- * at least one. Text from the file is written with control characters
- * (C0, DEL, C1) replaced by '?', so a span name cannot drive the terminal.
+ * at least one. Text from the file is written with what could drive the
+ * terminal or disguise itself escaped visibly: C0 controls, DEL and bytes
+ * that are not UTF-8 as "\x1b", C1 controls and Unicode bidi controls
+ * (U+061C, U+200E/F, U+202A-U+202E, U+2066-U+2069) as "\u202e".
  *
  * ASCII style: '#' for the bar, 'x' for the error mark, "..." for the cut,
- * "us" for microseconds, and every non-ASCII character as '?'.
+ * "us" for microseconds, and every other non-ASCII character as '?'.
  */
 #ifndef RPCTRACE_TOOLS_WATERFALL_H
 #define RPCTRACE_TOOLS_WATERFALL_H

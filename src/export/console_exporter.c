@@ -12,7 +12,8 @@
 #include "internal.h"
 
 /* Longest line written, newline included. A record's strings fit in 2 KiB
- * but may quadruple when escaped; a longer line ends in "...". */
+ * but may quadruple when escaped (4 bytes per byte at most); a longer line
+ * ends in "...". */
 #define LINE_MAX_BYTES 4096
 /* Kept free at the end of the buffer for "...\n". */
 #define LINE_TAIL 4
@@ -61,33 +62,43 @@ static void put_u64(line *l, uint64_t v) {
   put(l, tmp, (size_t)n);
 }
 
-static bool needs_escape(unsigned char c, bool quoted) {
-  return c < 0x20 || c == 0x7f || (quoted && (c == '"' || c == '\\'));
+/* Bytes that may go out as they are: printable ASCII (less '"' and '\\'
+ * when quoted). Everything else is looked at as a character. */
+static bool plain_byte(unsigned char c, bool quoted) {
+  return c >= 0x20 && c < 0x7f && !(quoted && (c == '"' || c == '\\'));
 }
 
 /* `s` with control characters escaped, so a value can never start a new
- * line; `quoted` also escapes '"' and '\\' and adds the quotes. */
+ * line nor drive the terminal: C0, DEL and bytes that are not UTF-8 as
+ * "\x1b", C1 and Unicode bidi controls (which reorder what follows them on
+ * screen) as "\u202e" (rpct__escape_char); `quoted` also escapes '"' and
+ * '\\' and adds the quotes. */
 static void put_escaped(line *l, const char *s, size_t n, bool quoted) {
   if (quoted) put_whole(l, "\"", 1);
   size_t i = 0;
   while (i < n && !l->truncated) {
     size_t run = i;
-    while (run < n && !needs_escape((unsigned char)s[run], quoted)) run++;
+    while (run < n && plain_byte((unsigned char)s[run], quoted)) run++;
     put(l, s + i, run - i);
     if (run == n) break;
     unsigned char c = (unsigned char)s[run];
-    char esc[5] = {'\\', (char)c, 0, 0, 0};
-    size_t esc_len = 2;
+    char esc[RPCT__ESCAPE_BUF] = {'\\', (char)c, 0};
+    size_t esc_len = 2, used = 1;
     if (c == '\n') {
       esc[1] = 'n';
     } else if (c == '\t') {
       esc[1] = 't';
-    } else if (c < 0x20 || c == 0x7f) {
-      snprintf(esc, sizeof esc, "\\x%02x", c);
-      esc_len = 4;
+    } else if (c != '"' && c != '\\') {
+      esc_len = rpct__escape_char(s + run, n - run, esc, &used);
+      if (esc_len == 0) {
+        /* A character that may be shown (é): as it is, whole or not at all. */
+        put_whole(l, s + run, used);
+        i = run + used;
+        continue;
+      }
     }
     put_whole(l, esc, esc_len);
-    i = run + 1;
+    i = run + used;
   }
   if (quoted) put_whole(l, "\"", 1);
 }

@@ -97,17 +97,30 @@ static const char *otlp_env(const char *suffix, size_t *len, const char **name_o
 
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
-/* "http://h:p/path" -> "h:p" and whether the scheme asked for TLS
- * (-1: no scheme). NULL on allocation failure. */
-static char *endpoint_target(const rpct_allocator *a, const char *ep, size_t len, int *tls) {
+/* "http://user@h:p/path?q#f" -> "h:p" and whether the scheme asked for
+ * TLS (-1: no scheme); *userinfo tells whether there was a "user@". The
+ * userinfo never reaches gRPC: OTLP/gRPC authenticates with headers, and
+ * core would put the whole target, password included, in its resolver
+ * errors and logs. NULL on allocation failure. */
+static char *endpoint_target(const rpct_allocator *a, const char *ep, size_t len, int *tls,
+                             bool *userinfo) {
   *tls = -1;
   if (len >= 7 && strncasecmp(ep, "http://", 7) == 0) {
     ep += 7, len -= 7, *tls = 0;
   } else if (len >= 8 && strncasecmp(ep, "https://", 8) == 0) {
     ep += 8, len -= 8, *tls = 1;
   }
-  const char *slash = memchr(ep, '/', len);
-  if (slash) len = (size_t)(slash - ep);
+  size_t auth = 0;
+  while (auth < len && ep[auth] != '/' && ep[auth] != '?' && ep[auth] != '#') auth++;
+  len = auth;
+  const char *at = NULL;
+  for (size_t i = 0; i < len; i++)
+    if (ep[i] == '@') at = ep + i;
+  *userinfo = at != NULL;
+  if (at) {
+    len -= (size_t)(at + 1 - ep);
+    ep = at + 1;
+  }
   /* No port: OTLP/gRPC's 4317. A bracketed IPv6 address has its own ':'. */
   const char *close = memchr(ep, ']', len);
   const char *after = close ? close : ep;
@@ -122,18 +135,43 @@ static char *endpoint_target(const rpct_allocator *a, const char *ep, size_t len
   return t;
 }
 
+/* What gRPC core accepts in a non-binary metadata value: printable ASCII,
+ * 0x20-0x7E (grpc_header_nonbin_value_is_legal). Anything else (the CR LF
+ * of a token file saved on Windows, "%0A", UTF-8 such as "%C3%A9") makes
+ * every export fail in grpc_call_start_batch, and core logs the whole
+ * value, the secret, on each attempt: so it is refused here, up front. */
+static bool header_value_is_legal(const char *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7E) return false;
+  return true;
+}
+
 static int add_header(void *data, const char *key, size_t key_len, const char *value,
-                      size_t value_len) {
+                      size_t value_len, const char **why) {
   otlp_exporter *x = data;
-  if (x->n_headers == MAX_HEADERS) return RPCT_ERR_LIMIT;
+  if (x->n_headers == MAX_HEADERS) {
+    *why = "is one header too many (at most 32)";
+    return RPCT_ERR_LIMIT;
+  }
   /* gRPC metadata keys are lowercase. */
   char k[256];
-  if (key_len >= sizeof k) return RPCT_ERR_LIMIT;
+  if (key_len >= sizeof k) {
+    *why = "has a key longer than 255 bytes";
+    return RPCT_ERR_LIMIT;
+  }
   for (size_t i = 0; i < key_len; i++)
     k[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] - 'A' + 'a' : key[i]);
   grpc_slice ks = grpc_slice_from_copied_buffer(k, key_len);
   if (!grpc_header_key_is_legal(ks) || grpc_is_binary_header(ks)) {
     grpc_slice_unref(ks);
+    *why = "has a key that is not a gRPC metadata key (0-9 a-z _ - ., not ending in -bin)";
+    return RPCT_ERR_PARSE;
+  }
+  if (!header_value_is_legal(value, value_len)) {
+    grpc_slice_unref(ks);
+    *why =
+        "has a value with a byte gRPC does not accept in metadata (control or non-ASCII, "
+        "after percent-decoding; only 0x20-0x7E)";
     return RPCT_ERR_PARSE;
   }
   x->headers[x->n_headers].key = ks;
@@ -150,8 +188,10 @@ static void headers_clear(otlp_exporter *x) {
   x->n_headers = 0;
 }
 
-/* Headers from the options or the environment. A malformed list is
- * reported (never its values) and ignored whole. */
+/* Headers from the options or the environment. A list with a bad member
+ * is reported by the member's position and key, never a value (they are
+ * API keys and tokens), and ignored whole: sending the rest would fail
+ * authentication anyway, and less clearly. */
 static int configure_headers(otlp_exporter *x, const char *from_opts) {
   size_t len = 0;
   const char *name = "rpct_otlp_options.headers";
@@ -161,17 +201,17 @@ static int configure_headers(otlp_exporter *x, const char *from_opts) {
   else
     s = otlp_env("HEADERS", &len, &name);
   if (!s) return RPCT_OK;
-  const char *bad, *why = NULL;
-  size_t bad_len;
-  int rc = rpct__kv_list_parse(s, len, x->alloc, add_header, x, &bad, &bad_len, &why);
-  if (rc == RPCT_ERR_NO_MEMORY) return rc;
+  rpct__kv_error err;
+  int rc = rpct__kv_list_parse(s, len, x->alloc, add_header, x, &err);
+  if (rc == RPCT_ERR_NO_MEMORY) {
+    headers_clear(x);
+    return rc;
+  }
   if (rc != RPCT_OK) {
     headers_clear(x);
-    rpct__diag_once(name, "%s is not a valid list of key=value headers (%s); no headers are sent",
-                    name,
-                    why                      ? why
-                    : rc == RPCT_ERR_LIMIT   ? "too many or too long"
-                                             : "a key is not a valid gRPC metadata key");
+    char where[RPCT__KV_WHERE_BUF];
+    rpct__diag_once(name, "%s %s %s; no headers are sent", name, rpct__kv_error_where(where, &err),
+                    err.why ? err.why : "is refused");
   }
   return RPCT_OK;
 }
@@ -242,9 +282,12 @@ static grpc_channel_credentials *make_credentials(otlp_exporter *x, bool tls, co
   char *pem = NULL;
   if (cert) {
     pem = read_file(x->alloc, cert);
-    if (!pem)
+    if (!pem) {
+      int e = errno;
+      char q[RPCT__QUOTE_BUF];
       rpct__diag_once(name, "%s: cannot read \"%s\" (%s); using the system's root certificates",
-                      name, cert, strerror(errno));
+                      name, rpct__quote(q, cert, strlen(cert)), strerror(e));
+    }
   }
   grpc_channel_credentials *c = grpc_ssl_credentials_create(pem, NULL, NULL, NULL);
   rpct__free(x->alloc, pem);
@@ -530,8 +573,17 @@ int rpct_otlp_exporter_new(rpct_exporter **out, const rpct_otlp_options *opts,
   }
   while (len && is_blank(*ep)) ep++, len--;
   int scheme_tls;
-  x->target = endpoint_target(x->alloc, ep, len, &scheme_tls);
-  x->endpoint_shown = rpct__strndup(x->alloc, ep, len);
+  bool userinfo;
+  x->target = endpoint_target(x->alloc, ep, len, &scheme_tls, &userinfo);
+  /* Messages show the endpoint with its credentials masked, never as given. */
+  char shown[RPCT__ENDPOINT_SHOWN_MAX];
+  x->endpoint_shown =
+      rpct__strndup(x->alloc, rpct__endpoint_shown(shown, sizeof shown, ep, len), RPCT_NTS);
+  if (x->target && userinfo)
+    rpct__diag_once("otlp.endpoint.userinfo",
+                    "the OTLP endpoint %s has user information: it is not sent (give credentials "
+                    "in OTEL_EXPORTER_OTLP_HEADERS)",
+                    x->endpoint_shown ? x->endpoint_shown : "");
   x->timeout_ms = configure_timeout(opts->timeout_ms);
   x->initial_backoff_ms = opts->initial_backoff_ms ? opts->initial_backoff_ms : DEFAULT_INITIAL_BACKOFF_MS;
   x->max_backoff_ms = opts->max_backoff_ms ? opts->max_backoff_ms : DEFAULT_MAX_BACKOFF_MS;

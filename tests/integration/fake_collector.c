@@ -12,6 +12,7 @@
 #include "fake_collector.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,8 +57,9 @@ typedef struct fc_call {
 } fc_call;
 
 struct fake_collector {
-  fc_config cfg;       /* cfg.error_message points at error_message */
+  fc_config cfg;       /* cfg.error_message and cfg.header_key are NULL */
   char *error_message; /* owned copy */
+  char *header_key;    /* owned copy */
   grpc_server *server;
   grpc_completion_queue *cq;
   int port;
@@ -187,9 +189,23 @@ static grpc_status_code decide(const fc_config *cfg, size_t idx) {
   return GRPC_STATUS_OK;
 }
 
+/* The value of request header `key` into out (cut to fit); false when the
+ * request has none. */
+static bool find_header(const grpc_metadata_array *md, const char *key, char *out, size_t size) {
+  for (size_t i = 0; key && i < md->count; i++) {
+    if (grpc_slice_str_cmp(md->metadata[i].key, key) != 0) continue;
+    grpc_slice v = md->metadata[i].value;
+    snprintf(out, size, "%.*s", (int)GRPC_SLICE_LENGTH(v), (const char *)GRPC_SLICE_START_PTR(v));
+    return true;
+  }
+  return false;
+}
+
 /* Record the attempt whose request was just read; returns the answer. */
 static grpc_status_code record_attempt(fake_collector *fc, const otlp_request *req) {
   fc_record r = {.a = {.arrival_mono_ns = fc_now_mono_ns(), .decoded = req != NULL}};
+  r.a.has_header =
+      find_header(&fc->cur.request_md, fc->header_key, r.a.header_value, sizeof r.a.header_value);
   pthread_mutex_lock(&fc->lock);
   r.first_id = fc->n_ids;
   for (size_t i = 0; req && i < req->n_resource_spans; i++) {
@@ -371,6 +387,7 @@ static void free_collector(fake_collector *fc) {
   free(fc->records);
   free(fc->ids);
   free(fc->error_message);
+  free(fc->header_key);
   free(fc);
 }
 
@@ -380,7 +397,10 @@ int fc_start(fake_collector **out, const fc_config *cfg) {
   if (!fc) return -1;
   fc->cfg = *cfg;
   fc->cfg.error_message = NULL;
-  if (cfg->error_message && !(fc->error_message = strdup(cfg->error_message))) {
+  fc->cfg.header_key = NULL;
+  if ((cfg->error_message && !(fc->error_message = strdup(cfg->error_message))) ||
+      (cfg->header_key && !(fc->header_key = strdup(cfg->header_key)))) {
+    free(fc->error_message);
     free(fc);
     return -1;
   }

@@ -36,6 +36,7 @@ typedef struct fc_config {
   fc_mode mode;
   unsigned fail_first;       /* FC_UNAVAILABLE_THEN_ACCEPT, FC_EXHAUSTED_RETRY_INFO */
   uint32_t retry_delay_ms;   /* FC_EXHAUSTED_RETRY_INFO */
+  const char *header_key;    /* any mode: record this request header; copied */
   int64_t rejected_spans;    /* FC_PARTIAL_SUCCESS */
   const char *error_message; /* FC_PARTIAL_SUCCESS; copied by fc_start */
   uint32_t delay_ms;         /* FC_SLOW */
@@ -47,6 +48,8 @@ typedef struct fc_attempt {
   size_t n_spans;            /* spans in the request (0 if it did not decode) */
   bool decoded;              /* the request was a valid ExportTraceServiceRequest */
   grpc_status_code answered; /* the status sent back */
+  bool has_header;           /* the request carried cfg.header_key */
+  char header_value[128];    /* its value (cut to fit), NUL-terminated */
 } fc_attempt;
 
 typedef struct fake_collector fake_collector;

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include <grpc/support/log.h>
+
 #include "fake_collector.h"
 #include "internal.h"
 #include "rpctrace/rpctrace.h"
@@ -47,12 +49,34 @@ static void diag_capture(void *data, const char *msg) {
   pthread_mutex_unlock(&diag_lock);
 }
 
+/* gRPC core's own log lines go to the same text: a secret must not reach
+ * either. */
+static void grpc_log_capture(gpr_log_func_args *args) {
+  char line[1200];
+  snprintf(line, sizeof line, "grpc: %s", args->message);
+  diag_capture(NULL, line);
+}
+
 static void diag_start(void) {
   pthread_mutex_lock(&diag_lock);
   diag_text[0] = '\0';
   pthread_mutex_unlock(&diag_lock);
   rpct__diag_reset_once();
   rpct_set_diag_handler(diag_capture, NULL);
+  gpr_set_log_function(grpc_log_capture);
+}
+
+static void diag_stop(void) {
+  rpct_set_diag_handler(NULL, NULL);
+  gpr_set_log_function(NULL); /* core's default logger */
+}
+
+/* Whether `needle` appears anywhere in what was captured. */
+static bool diag_shows(const char *needle) {
+  pthread_mutex_lock(&diag_lock);
+  bool found = strstr(diag_text, needle) != NULL;
+  pthread_mutex_unlock(&diag_lock);
+  return found;
 }
 
 /* Lines captured that contain `needle`. */
@@ -78,6 +102,7 @@ typedef struct run_result {
   fc_attempt attempts[MAX_ATTEMPTS];
   rpct_span_id attempt_ids[MAX_ATTEMPTS][MAX_SPANS];
   size_t n_attempts; /* all recorded (may exceed MAX_ATTEMPTS) */
+  int port;          /* of the endpoint */
   int exporter_rc;
   int flush_rc;
   uint64_t flush_ms; /* how long force_flush took */
@@ -129,11 +154,13 @@ static rpct_otlp_options fast_options(uint32_t timeout_ms) {
 
 /*
  * Start a collector with `cfg` (NULL: none, and the endpoint is a closed
- * port), export `k` spans with `opts` (endpoint filled in here) in one
- * force_flush, shut down and delete the tracer, copy what the collector
- * recorded, stop it. Diagnostics of the run are captured (diag_lines_with).
+ * port), export `k` spans with `opts` in one force_flush, shut down and
+ * delete the tracer, copy what the collector recorded, stop it. The
+ * endpoint is `endpoint_fmt` with the port for its "%d". Diagnostics and
+ * gRPC's log lines of the run are captured (diag_lines_with, diag_shows).
  */
-static void run_export(const fc_config *cfg, rpct_otlp_options opts, size_t k, run_result *r) {
+static void run_export_to(const char *endpoint_fmt, const fc_config *cfg, rpct_otlp_options opts,
+                          size_t k, run_result *r) {
   memset(r, 0, sizeof *r);
   diag_start();
   assert_true(k <= MAX_SPANS);
@@ -145,15 +172,21 @@ static void run_export(const fc_config *cfg, rpct_otlp_options opts, size_t k, r
   } else {
     port = free_port();
   }
-  char endpoint[64];
-  snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
+  /* endpoint_fmt with the port for its "%d" (not a printf format: the
+   * compiler checks those, and this one is data). */
+  r->port = port;
+  const char *d = strstr(endpoint_fmt, "%d");
+  assert_non_null(d);
+  char endpoint[160];
+  snprintf(endpoint, sizeof endpoint, "%.*s%d%s", (int)(d - endpoint_fmt), endpoint_fmt, port,
+           d + 2);
   opts.endpoint = endpoint;
 
   rpct_exporter *e = NULL;
   r->exporter_rc = rpct_otlp_exporter_new(&e, &opts, NULL);
   if (r->exporter_rc != RPCT_OK) {
     fc_stop(fc);
-    rpct_set_diag_handler(NULL, NULL);
+    diag_stop();
     return;
   }
   /* Nothing is exported before the flush: a batch never fills and the
@@ -197,7 +230,11 @@ static void run_export(const fc_config *cfg, rpct_otlp_options opts, size_t k, r
     }
     fc_stop(fc);
   }
-  rpct_set_diag_handler(NULL, NULL);
+  diag_stop();
+}
+
+static void run_export(const fc_config *cfg, rpct_otlp_options opts, size_t k, run_result *r) {
+  run_export_to("http://127.0.0.1:%d", cfg, opts, k, r);
 }
 
 /* ---- assertions ---- */
@@ -388,6 +425,63 @@ static void test_otlp_grpc_no_server_fails_within_the_timeout(void **state) {
   assert_stats(&r, (want_stats){.failed = K, .failed_exports = 1});
 }
 
+/* Headers reach the collector as configured; a list with a value gRPC
+ * would refuse (here a token with the CR LF of a file saved on Windows) is
+ * refused whole when the exporter is made: the spans still go, without
+ * headers, and neither rpctrace nor gRPC core ever shows the token. */
+static void test_otlp_grpc_sends_headers_and_none_of_a_refused_list(void **state) {
+  (void)state;
+  run_result r;
+  fc_config cfg = {.mode = FC_ACCEPT, .header_key = "authorization"};
+  rpct_otlp_options o = fast_options(TIMEOUT_MS);
+  o.headers = "x-tenant=acme,Authorization=Bearer%20s3cr3t";
+  run_export(&cfg, o, K, &r);
+  assert_int_equal(r.n_attempts, 1);
+  assert_true(r.attempts[0].has_header);
+  assert_string_equal(r.attempts[0].header_value, "Bearer s3cr3t");
+  assert_stats(&r, (want_stats){.exported = K});
+
+  o.headers = "x-tenant=acme,Authorization=Bearer%20s3cr3t%0D%0A";
+  run_export(&cfg, o, K, &r);
+  assert_int_equal(r.exporter_rc, RPCT_OK);
+  assert_int_equal(r.n_attempts, 1);
+  assert_false(r.attempts[0].has_header);
+  assert_stats(&r, (want_stats){.exported = K});
+  assert_int_equal(
+      diag_lines_with("rpct_otlp_options.headers member 2 (key \"Authorization\") has a "
+                      "value with a byte gRPC does not accept in metadata"),
+      1);
+  assert_false(diag_shows("s3cr3t"));
+}
+
+/* An endpoint with credentials in its userinfo and query: they are not
+ * part of the gRPC target (the export reaches the collector) and every
+ * message shows them masked; gRPC core never sees them either. */
+static void test_otlp_grpc_messages_mask_endpoint_credentials(void **state) {
+  (void)state;
+  run_result r;
+  run_export_to("http://tenant:s3cr3t@127.0.0.1:%d/?token=t0k3n&region=eu",
+                &(fc_config){.mode = FC_INVALID_ARGUMENT}, fast_options(TIMEOUT_MS), K, &r);
+  assert_int_equal(r.exporter_rc, RPCT_OK);
+  assert_int_equal(r.n_attempts, 1);
+  assert_int_equal(r.attempts[0].answered, GRPC_STATUS_INVALID_ARGUMENT);
+  assert_stats(&r, (want_stats){.failed = K, .failed_exports = 1});
+  char want[200];
+  snprintf(want, sizeof want,
+           "OTLP export to http://***@127.0.0.1:%d/?token=***&region=*** failed: status 3 "
+           "(fake collector: invalid argument); 5 spans lost",
+           r.port);
+  assert_int_equal(diag_lines_with(want), 1);
+  snprintf(want, sizeof want,
+           "the OTLP endpoint http://***@127.0.0.1:%d/?token=***&region=*** has user "
+           "information: it is not sent (give credentials in OTEL_EXPORTER_OTLP_HEADERS)",
+           r.port);
+  assert_int_equal(diag_lines_with(want), 1);
+  assert_false(diag_shows("s3cr3t"));
+  assert_false(diag_shows("t0k3n"));
+  assert_false(diag_shows("tenant"));
+}
+
 /* A processor's shutdown stays within its own timeout although the
  * exporter's is far longer and the collector is down: the processor shuts
  * the exporter down under the export, which cancels its call and backoff. */
@@ -433,6 +527,8 @@ int main(void) {
       cmocka_unit_test(test_otlp_grpc_slow_server_fails_at_the_timeout),
       cmocka_unit_test(test_otlp_grpc_no_server_fails_within_the_timeout),
       cmocka_unit_test(test_otlp_grpc_shutdown_aborts_an_export_to_a_down_collector),
+      cmocka_unit_test(test_otlp_grpc_sends_headers_and_none_of_a_refused_list),
+      cmocka_unit_test(test_otlp_grpc_messages_mask_endpoint_credentials),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

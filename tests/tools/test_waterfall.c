@@ -303,14 +303,72 @@ static void test_text_from_the_file_cannot_drive_the_terminal(void **state) {
   assert_null(strchr(out, 0x07));
   assert_null(strchr(out, '\r'));
   assert_null(strstr(out, "\xC2\x9B"));
-  assert_non_null(strstr(out, "  s?]0;x? n?[31m?\xC3\xA9\xE4\xB8\xAD  -           0.01 \xC2\xB5s"));
+  /* Escaped visibly, as rpctrace's diagnostics and console exporter do. */
+  assert_non_null(strstr(out,
+                         "  s\\x1b]0;x\\x07 n\\x1b[31m\\u009b\xC3\xA9\xE4\xB8\xAD  -           "
+                         "0.01 \xC2\xB5s"));
+  assert_non_null(strstr(out, "| \xE2\x9C\x97 m\\x0d\\x0a\n"));
   free(out);
   rtt_view_style ascii = {.ascii = true, .bar_width = 1};
   out = capture_trace(rtt_model_trace(m, 0), &ascii);
-  assert_non_null(strstr(out, "  s?]0;x? n?[31m???  -"));
-  assert_non_null(strstr(out, "| x m??\n"));
+  assert_non_null(strstr(out, "  s\\x1b]0;x\\x07 n\\x1b[31m\\u009b??  -"));
+  assert_non_null(strstr(out, "| x m\\x0d\\x0a\n"));
   free(out);
   rtt_model_del(m);
+}
+
+/* Unicode bidi controls reorder what follows them on screen, so a span
+ * named "\u202egnp.exe" shows as "exe.png"; C1 controls act like escape
+ * sequences. Each is shown as its code point, in either style; neighbours
+ * of the ranges are ordinary characters. */
+static void test_bidi_and_c1_controls_in_names_are_shown_as_code_points(void **state) {
+  (void)state;
+  static const struct {
+    const char *json;  /* the span name as written in the file */
+    const char *utf8;  /* as the UTF-8 view shows it */
+    const char *ascii; /* as the ASCII view shows it */
+  } cases[] = {
+      {"a\\u202eb", "a\\u202eb", "a\\u202eb"},                /* RIGHT-TO-LEFT OVERRIDE */
+      {"\\u202agnp.exe", "\\u202agnp.exe", "\\u202agnp.exe"}, /* LRE */
+      {"\\u202b\\u202c\\u202d", "\\u202b\\u202c\\u202d", "\\u202b\\u202c\\u202d"},
+      {"\\u2066x\\u2067y\\u2068z\\u2069", "\\u2066x\\u2067y\\u2068z\\u2069",
+       "\\u2066x\\u2067y\\u2068z\\u2069"},                                         /* isolates */
+      {"\\u200e\\u200f\\u061c", "\\u200e\\u200f\\u061c", "\\u200e\\u200f\\u061c"}, /* marks */
+      {"\\u0080\\u0085\\u009f", "\\u0080\\u0085\\u009f", "\\u0080\\u0085\\u009f"}, /* C1 */
+      {"\\u001b\\u007f", "\\x1b\\x7f", "\\x1b\\x7f"},                              /* C0 and DEL */
+      /* Just outside the ranges: shown as they are (or '?' in ASCII). */
+      {"\\u00a0\\u061b\\u200d\\u2010\\u2029\\u202f\\u2065\\u206a",
+       "\xC2\xA0\xD8\x9B\xE2\x80\x8D\xE2\x80\x90\xE2\x80\xA9\xE2\x80\xAF\xE2\x81\xA5\xE2\x81\xAA",
+       "????????"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\","
+             "\"value\":{\"stringValue\":\"svc\\u2067\"}}]},\"scopeSpans\":[{\"spans\":[{"
+             "\"traceId\":\"" TRACE_A
+             "\",\"spanId\":\"01\",\"name\":\"%s\","
+             "\"startTimeUnixNano\":\"10\",\"endTimeUnixNano\":\"20\"}]}]}]}",
+             cases[i].json);
+    rtt_model *m = NULL;
+    assert_int_equal(rtt_model_new(&m), 0);
+    add(m, line);
+    assert_int_equal(rtt_model_finish(m), 0);
+    for (int ascii = 0; ascii <= 1; ascii++) {
+      rtt_view_style st = {.ascii = ascii, .bar_width = 1};
+      char *out = capture_trace(rtt_model_trace(m, 0), &st);
+      char want[256];
+      snprintf(want, sizeof want, "\n  svc\\u2067 %s  -", ascii ? cases[i].ascii : cases[i].utf8);
+      if (!strstr(out, want))
+        fail_msg("case %zu (%s): want \"%s\" in:\n%s", i, ascii ? "ascii" : "utf8", want, out);
+      /* No bidi control's bytes (E2 80 AA..AE, E2 81 A6..A9) survive. */
+      for (const char *p = out; (p = strstr(p, "\xE2\x80")) != NULL; p++)
+        if ((unsigned char)p[2] >= 0xAA && (unsigned char)p[2] <= 0xAE)
+          fail_msg("case %zu: a raw bidi control in:\n%s", i, out);
+      free(out);
+    }
+    rtt_model_del(m);
+  }
 }
 
 static void test_long_labels_are_cut_with_an_ellipsis(void **state) {
@@ -550,6 +608,7 @@ int main(void) {
       cmocka_unit_test(test_durations_have_three_significant_digits),
       cmocka_unit_test(test_cycles_are_cut_and_every_span_is_shown_once),
       cmocka_unit_test(test_text_from_the_file_cannot_drive_the_terminal),
+      cmocka_unit_test(test_bidi_and_c1_controls_in_names_are_shown_as_code_points),
       cmocka_unit_test(test_long_labels_are_cut_with_an_ellipsis),
       cmocka_unit_test(test_lenient_field_forms_are_read),
       cmocka_unit_test(test_lines_that_are_not_requests_are_refused),

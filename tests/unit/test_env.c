@@ -248,6 +248,39 @@ static void test_env_uint_message_escapes_quotes_and_control_bytes(void **state)
                       "[1, 1000000]; using the default 2048");
 }
 
+/* Diagnostics go to terminals and logs: a value echoed in one shows C1
+ * controls, Unicode bidi controls (which reorder the rest of the line on
+ * screen) and bytes that are not UTF-8 as escapes, like C0 controls. */
+static void test_quote_escapes_c1_bidi_controls_and_bytes_that_are_not_utf8(void **state) {
+  (void)state;
+  static const struct {
+    const char *raw, *quoted;
+  } cases[] = {
+      {"plain caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80",
+       "plain caf\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80"},
+      {"1\xe2\x80\xaez", "1\\u202ez"},
+      {"\xe2\x80\xaa\xe2\x80\xad\xe2\x81\xa6\xe2\x81\xa9\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c",
+       "\\u202a\\u202d\\u2066\\u2069\\u200e\\u200f\\u061c"},
+      {"\xc2\x80\xc2\x9b[2J\xc2\x9f", "\\u0080\\u009b[2J\\u009f"},
+      {"\x1b\x7f\"\\", "\\x1b\\x7f\\\"\\\\"},
+      {"\x9b\xff\xc3", "\\x9b\\xff\\xc3"},                   /* not UTF-8, cut short */
+      {"\xed\xa0\x80\xc0\xaf", "\\xed\\xa0\\x80\\xc0\\xaf"}, /* surrogate, overlong */
+      {"\xc2\xa0\xe2\x80\xaf\xe2\x81\xaa", "\xc2\xa0\xe2\x80\xaf\xe2\x81\xaa"}, /* neighbours */
+  };
+  char out[RPCT__QUOTE_BUF];
+  for (size_t i = 0; i < RPCT__ARRAY_LEN(cases); i++) {
+    rpct__quote(out, cases[i].raw, strlen(cases[i].raw));
+    if (strcmp(out, cases[i].quoted) != 0)
+      fail_msg("case %zu: \"%s\", want \"%s\"", i, out, cases[i].quoted);
+  }
+  /* The worst case, 64 bytes each escaped 4 bytes long, fits the buffer. */
+  char worst[RPCT__QUOTE_MAX + 10];
+  memset(worst, 0xff, sizeof worst);
+  rpct__quote(out, worst, sizeof worst);
+  assert_int_equal(strlen(out), RPCT__QUOTE_MAX * 4 + 3);
+  assert_string_equal(out + RPCT__QUOTE_MAX * 4, "...");
+}
+
 /* ---- rpct__env_bool ---- */
 
 typedef struct bool_case {
@@ -351,6 +384,7 @@ int main(void) {
       T(test_env_uint_message_truncates_a_long_value),
       T(test_env_uint_message_does_not_cut_a_utf8_character),
       T(test_env_uint_message_escapes_quotes_and_control_bytes),
+      T(test_quote_escapes_c1_bidi_controls_and_bytes_that_are_not_utf8),
       T(test_env_bool_reads_true_false_any_case_with_default_false),
       T(test_env_bool_reads_true_false_any_case_with_default_true),
       T(test_env_bool_unset_gives_default_silently),

@@ -1,6 +1,7 @@
 /* Exporters and processors (src/export/): the exporter and processor
- * handles, the console and memory exporters, the simple processor and the
- * choice made from OTEL_TRACES_EXPORTER. */
+ * handles, the console and memory exporters, the simple processor, the
+ * choice made from OTEL_TRACES_EXPORTER, and what the OTLP/gRPC exporter
+ * accepts and shows of its configuration (headers, endpoint). */
 /* cmocka.h needs these first. */
 /* clang-format off */
 #include <stdarg.h>
@@ -105,9 +106,13 @@ static void console_line(const rpct_span_data *d, char *out) {
 
 /* ---- diagnostics captured per test ---- */
 
-static const char *const env_vars[] = {
-    "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TIMEOUT",
-    "OTEL_BSP_SCHEDULE_DELAY", "RPCTRACE_OTLP_FILE_PATH"};
+static const char *const env_vars[] = {"OTEL_TRACES_EXPORTER",
+                                       "OTEL_EXPORTER_OTLP_ENDPOINT",
+                                       "OTEL_EXPORTER_OTLP_TIMEOUT",
+                                       "OTEL_BSP_SCHEDULE_DELAY",
+                                       "RPCTRACE_OTLP_FILE_PATH",
+                                       "OTEL_EXPORTER_OTLP_HEADERS",
+                                       "OTEL_EXPORTER_OTLP_TRACES_HEADERS"};
 
 static int setup_diag(void **state) {
   (void)state;
@@ -394,6 +399,47 @@ static void test_console_escapes_strings_and_control_characters(void **state) {
   assert_string_equal(out, "- bad\\nname kind=INTERNAL trace_id=" TRACE_HEX " span_id=" SPAN_HEX
                            " parent_id=- start=1700000000123456789 duration_us=0 status=UNSET"
                            " {msg=\"a\\\"b\\\\c\\nd\\te\\x01f\\x7fg\xc3\xa9\", k\\tey=\"\"}\n");
+}
+
+/* C1 controls act as escape sequences, bidi controls reorder what follows
+ * them on screen, and a byte that is not UTF-8 may be either to a
+ * terminal: each is shown escaped, by code point or byte, in names,
+ * services and values alike; other characters pass as they are. */
+static void test_console_escapes_bidi_c1_and_invalid_bytes(void **state) {
+  (void)state;
+  static const struct {
+    const char *raw, *shown;
+  } cases[] = {
+      {"a\xe2\x80\xaez", "a\\u202ez"}, /* RLO */
+      {"\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad", "\\u202a\\u202b\\u202c\\u202d"},
+      {"\xe2\x81\xa6\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9", "\\u2066\\u2067\\u2068\\u2069"},
+      {"\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", "\\u200e\\u200f\\u061c"},        /* LRM RLM ALM */
+      {"\xc2\x80\xc2\x85\xc2\x9b\xc2\x9f", "\\u0080\\u0085\\u009b\\u009f"}, /* C1 */
+      {"\x9b[2J\xff", "\\x9b[2J\\xff"},                                     /* not UTF-8 */
+      {"\xe2\x80", "\\xe2\\x80"},                                           /* cut short */
+      {"\xed\xa0\x80", "\\xed\\xa0\\x80"},                                  /* a surrogate */
+      {"\xc0\xaf", "\\xc0\\xaf"},                                           /* overlong */
+      /* Neighbours of the ranges are ordinary characters. */
+      {"\xc2\xa0\xe2\x80\x8d\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa\xf0\x9f\x98\x80",
+       "\xc2\xa0\xe2\x80\x8d\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa\xf0\x9f\x98\x80"},
+  };
+  for (size_t i = 0; i < RPCT__ARRAY_LEN(cases); i++) {
+    rpct_span_data d;
+    rec_init(&d, cases[i].raw);
+    rec_attr_str(&d, "v", cases[i].raw);
+    rpct_resource *res = NULL;
+    assert_int_equal(rpct_resource_new(&res, NULL), RPCT_OK);
+    assert_int_equal(rpct_resource_set(res, "service.name", cases[i].raw), RPCT_OK);
+    d.resource = res;
+    char out[OUT_MAX], want[1024];
+    console_line(&d, out);
+    snprintf(want, sizeof want,
+             "%s %s kind=INTERNAL trace_id=" TRACE_HEX " span_id=" SPAN_HEX
+             " parent_id=- start=1700000000123456789 duration_us=2500 status=UNSET {v=\"%s\"}\n",
+             cases[i].shown, cases[i].shown, cases[i].shown);
+    if (strcmp(out, want) != 0) fail_msg("case %zu:\n got %s want %s", i, out, want);
+    rpct_resource_del(res);
+  }
 }
 
 static void test_console_truncates_overlong_line_with_ellipsis(void **state) {
@@ -1010,6 +1056,157 @@ static void test_from_env_quotes_hostile_values_safely(void **state) {
   assert_string_equal(tu_diag_last, want);
 }
 
+/* ==== the OTLP/gRPC exporter's configuration ==== */
+
+/* Messages of creating (and deleting) an OTLP exporter with `headers`
+ * (NULL: from the environment) and `endpoint`; no RPC is made. */
+static void otlp_new_and_del(const char *headers, const char *endpoint) {
+  tu_diag_begin();
+  rpct_otlp_options o = {.endpoint = endpoint, .insecure = RPCT_OTLP_PLAINTEXT, .headers = headers};
+  rpct_exporter *e = NULL;
+  assert_int_equal(rpct_otlp_exporter_new(&e, &o, NULL), RPCT_OK);
+  rpct_exporter_del(e);
+}
+
+#define NOT_SENT "; no headers are sent"
+#define BAD_VALUE                                                                           \
+  " has a value with a byte gRPC does not accept in metadata (control or non-ASCII, after " \
+  "percent-decoding; only 0x20-0x7E)" NOT_SENT
+
+typedef struct header_case {
+  const char *headers;
+  const char *where;  /* "member N (key ...)" and why; NULL: accepted silently */
+  const char *hidden; /* part of a value that must not be shown, or NULL */
+} header_case;
+
+/* gRPC core refuses any non-binary metadata value outside 0x20-0x7E at
+ * grpc_call_start_batch, failing every export and logging the value: such
+ * a list is refused when the exporter is made, named by member and key. */
+static const header_case header_cases[] = {
+    {"authorization=Bearer abc123", NULL, NULL},
+    {"Authorization=Bearer%20abc123,x-tenant=acme", NULL, NULL},
+    {"k=%20!%7E~", NULL, NULL}, /* 0x20 and 0x7E are the bounds */
+    {"authorization=Bearer s3cr3t%0D%0A", " member 1 (key \"authorization\")" BAD_VALUE, "s3cr3t"},
+    {"x-tenant=acme,authorization=Bearer s3cr3t\r\n", " member 2 (key \"authorization\")" BAD_VALUE,
+     "s3cr3t"},
+    {"api-key=s3cr3t%0A", " member 1 (key \"api-key\")" BAD_VALUE, "s3cr3t"},
+    {"api-key=caf%C3%A9s3cr3t", " member 1 (key \"api-key\")" BAD_VALUE, "s3cr3t"},
+    {"api-key=caf\xc3\xa9s3cr3t", " member 1 (key \"api-key\")" BAD_VALUE, "s3cr3t"},
+    {"k=s3cr3t%7F", " member 1 (key \"k\")" BAD_VALUE, "s3cr3t"},
+    {"k=s3cr3t\tx", " member 1 (key \"k\")" BAD_VALUE, "s3cr3t"},
+    {"k=%1Bs3cr3t", " member 1 (key \"k\")" BAD_VALUE, "s3cr3t"},
+    {"Bad Key=s3cr3t",
+     " member 1 (key \"Bad Key\") has a key that is not a gRPC metadata key (0-9 a-z _ - ., not "
+     "ending in -bin)" NOT_SENT,
+     "s3cr3t"},
+    {"a=1,x-bin=s3cr3t",
+     " member 2 (key \"x-bin\") has a key that is not a gRPC metadata key (0-9 a-z _ - ., not "
+     "ending in -bin)" NOT_SENT,
+     "s3cr3t"},
+    {"a=1,,Bearer s3cr3t", " member 2 has no '=' (expected key=value)" NOT_SENT, "s3cr3t"},
+    {"k=s3cr3t%zz", " member 1 (key \"k\") has a '%' not followed by two hex digits" NOT_SENT,
+     "s3cr3t"},
+};
+
+static void test_otlp_headers_with_bytes_grpc_refuses_are_rejected_by_member_and_key(void **state) {
+  (void)state;
+  for (size_t i = 0; i < RPCT__ARRAY_LEN(header_cases); i++) {
+    const header_case *c = &header_cases[i];
+    otlp_new_and_del(c->headers, "http://127.0.0.1:1");
+    if (!c->where) {
+      if (tu_diag_count != 0) fail_msg("case %zu: unexpected message: %s", i, tu_diag_last);
+      continue;
+    }
+    char want[512];
+    snprintf(want, sizeof want, "rpct_otlp_options.headers%s", c->where);
+    if (tu_diag_count != 1 || strcmp(tu_diag_last, want) != 0)
+      fail_msg("case %zu: %d messages, the last:\n %s\nwant\n %s", i, tu_diag_count, tu_diag_last,
+               want);
+    if (c->hidden && strstr(tu_diag, c->hidden))
+      fail_msg("case %zu: the message shows a value: %s", i, tu_diag_last);
+  }
+}
+
+static void test_otlp_headers_beyond_32_are_rejected_by_position(void **state) {
+  (void)state;
+  char list[1024] = "";
+  for (int i = 1; i <= 33; i++) {
+    char one[32];
+    snprintf(one, sizeof one, "%sk%d=v%d", i > 1 ? "," : "", i, i);
+    strcat(list, one);
+  }
+  otlp_new_and_del(list, "http://127.0.0.1:1");
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag_last,
+                      "rpct_otlp_options.headers member 33 (key \"k33\") is one "
+                      "header too many (at most 32)" NOT_SENT);
+}
+
+static void test_otlp_headers_from_the_environment_name_the_variable(void **state) {
+  (void)state;
+  setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=acme,authorization=Bearer%20s3cr3t%0A", 1);
+  otlp_new_and_del(NULL, "http://127.0.0.1:1");
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag_last,
+                      "OTEL_EXPORTER_OTLP_HEADERS member 2 (key \"authorization\")" BAD_VALUE);
+  /* The traces-specific variable wins, and is the one named. */
+  setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "api-key=s3cr3t\r", 1);
+  otlp_new_and_del(NULL, "http://127.0.0.1:1");
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag_last,
+                      "OTEL_EXPORTER_OTLP_TRACES_HEADERS member 1 (key \"api-key\")" BAD_VALUE);
+  assert_null(strstr(tu_diag, "s3cr3t"));
+}
+
+/* Every message that shows the endpoint shows it through
+ * rpct__endpoint_shown: credentials masked, controls escaped. */
+static void test_endpoint_shown_masks_userinfo_query_values_and_fragment(void **state) {
+  (void)state;
+  static const struct {
+    const char *endpoint, *shown;
+  } cases[] = {
+      {"http://localhost:4317", "http://localhost:4317"},
+      {"collector:4317", "collector:4317"},
+      {"http://[::1]:4317/v1/traces", "http://[::1]:4317/v1/traces"},
+      {"https://user:pa55@collector:4317", "https://***@collector:4317"},
+      {"user:pa55@collector:4317", "***@collector:4317"},
+      {"http://a@b:c@collector:4317/p@x", "http://***@collector:4317/p@x"},
+      {"http://collector:4317/v1?token=abc&region=eu",
+       "http://collector:4317/v1?token=***&region=***"},
+      {"http://collector:4317?token=abc", "http://collector:4317?token=***"},
+      {"http://collector:4317/?abc123", "http://collector:4317/?***"},
+      {"http://collector:4317/?a=1&&b=;c", "http://collector:4317/?a=***&&b=***;***"},
+      {"http://u:p@collector:4317/x?k=v#frag", "http://***@collector:4317/x?k=***#***"},
+      {"http://collector:4317/#", "http://collector:4317/#"},
+      {"http://coll\x1b[2J\xe2\x80\xaeh:4317", "http://coll\\x1b[2J\\u202eh:4317"},
+      {"http://collector:4317/?to\nken=x", "http://collector:4317/?to\\x0aken=***"},
+      {"", ""},
+  };
+  char out[RPCT__ENDPOINT_SHOWN_MAX];
+  for (size_t i = 0; i < RPCT__ARRAY_LEN(cases); i++) {
+    rpct__endpoint_shown(out, sizeof out, cases[i].endpoint, strlen(cases[i].endpoint));
+    if (strcmp(out, cases[i].shown) != 0)
+      fail_msg("case %zu: \"%s\", want \"%s\"", i, out, cases[i].shown);
+  }
+  /* Too long: cut, with "...", within the buffer. */
+  char longer[400] = "http://collector:4317/";
+  memset(longer + 22, 'p', 300);
+  longer[322] = '\0';
+  rpct__endpoint_shown(out, 32, longer, strlen(longer));
+  assert_string_equal(out, "http://collector:4317/pppppp...");
+}
+
+static void test_otlp_endpoint_userinfo_is_reported_masked_and_not_used(void **state) {
+  (void)state;
+  otlp_new_and_del(NULL, "http://tenant:pa55w0rd@127.0.0.1:1/?token=t0k3n");
+  assert_int_equal(tu_diag_count, 1);
+  assert_string_equal(tu_diag_last,
+                      "the OTLP endpoint http://***@127.0.0.1:1/?token=*** has user information: "
+                      "it is not sent (give credentials in OTEL_EXPORTER_OTLP_HEADERS)");
+  assert_null(strstr(tu_diag, "pa55w0rd"));
+  assert_null(strstr(tu_diag, "t0k3n"));
+}
+
 /* ==== failing allocator: every constructor, every allocation ==== */
 
 typedef int (*ctor_fn)(tu_alloc_state *fa, const rpct_allocator *a, void **out);
@@ -1127,6 +1324,7 @@ int main(void) {
       cmocka_unit_test(test_console_prints_dash_for_resource_without_service_name),
       cmocka_unit_test(test_console_omits_message_unless_error_with_text),
       cmocka_unit_test(test_console_escapes_strings_and_control_characters),
+      cmocka_unit_test(test_console_escapes_bidi_c1_and_invalid_bytes),
       cmocka_unit_test(test_console_truncates_overlong_line_with_ellipsis),
       cmocka_unit_test(test_console_reports_io_error_when_stream_refuses_writes),
       cmocka_unit_test(test_console_export_after_shutdown_fails_without_writing),
@@ -1153,6 +1351,11 @@ int main(void) {
       WITH_DIAG(test_from_env_unknown_value_reports_it_and_the_default),
       WITH_DIAG(test_from_env_list_uses_first_recognised_and_reports_rest),
       WITH_DIAG(test_from_env_quotes_hostile_values_safely),
+      WITH_DIAG(test_otlp_headers_with_bytes_grpc_refuses_are_rejected_by_member_and_key),
+      WITH_DIAG(test_otlp_headers_beyond_32_are_rejected_by_position),
+      WITH_DIAG(test_otlp_headers_from_the_environment_name_the_variable),
+      cmocka_unit_test(test_endpoint_shown_masks_userinfo_query_values_and_fragment),
+      WITH_DIAG(test_otlp_endpoint_userinfo_is_reported_masked_and_not_used),
       WITH_DIAG(test_constructors_leak_nothing_when_any_allocation_fails),
       WITH_DIAG(test_memory_exporter_fails_whole_batch_when_growth_fails),
   };
