@@ -151,6 +151,10 @@ const char *rpct__status_code_name(int code);
 /* True for a grpc_channel of one of rpctrace's own exporters: the call
  * filters leave its calls alone. Lock-free; any thread. */
 bool rpct__is_internal_channel(const void *channel);
+/* A google.rpc.RetryInfo retry_delay (google.protobuf.Duration) in ms,
+ * whatever a collector sends: saturated at INT64_MAX, a negative delay 0,
+ * a partial millisecond rounded up; never a signed overflow. */
+int64_t rpct__retry_delay_ms(int64_t seconds, int32_t nanos);
 
 /* ---- otlp_encode.c ---- */
 /* OTLP groups a batch by resource, then by instrumentation scope, groups in

@@ -317,7 +317,20 @@ static bool retryable(grpc_status_code c) {
   }
 }
 
-/* The RetryInfo delay in the trailing grpc-status-details-bin, or -1. */
+int64_t rpct__retry_delay_ms(int64_t seconds, int32_t nanos) {
+  /* Past this many seconds, seconds * 1000 plus the nanos' at most 2148 ms
+   * would not fit: saturate instead of overflowing (undefined behaviour). */
+  const int64_t limit = INT64_MAX / 1000 - 3;
+  if (seconds > limit) return INT64_MAX;
+  if (seconds < -limit) return 0;
+  /* Round a partial millisecond up: the delay is a minimum. */
+  int64_t n = nanos;
+  int64_t ms = seconds * 1000 + (n >= 0 ? (n + 999999) / 1000000 : n / 1000000);
+  return ms < 0 ? 0 : ms;
+}
+
+/* The RetryInfo delay in the trailing grpc-status-details-bin, or -1 when
+ * there is none. A RetryInfo without a delay asks for none: 0. */
 static int64_t retry_info_ms(const grpc_metadata_array *trailers) {
   for (size_t i = 0; i < trailers->count; i++) {
     if (grpc_slice_str_cmp(trailers->metadata[i].key, "grpc-status-details-bin") != 0) continue;
@@ -330,9 +343,10 @@ static int64_t retry_info_ms(const grpc_metadata_array *trailers) {
       if (strcmp(st->details[d]->type_url, RETRY_INFO_TYPE) != 0) continue;
       Rpctrace__Wire__RetryInfo *ri = rpctrace__wire__retry_info__unpack(
           NULL, st->details[d]->value.len, st->details[d]->value.data);
-      if (ri && ri->retry_delay && ri->retry_delay->seconds >= 0 && ri->retry_delay->nanos >= 0)
-        ms = ri->retry_delay->seconds * 1000 + ri->retry_delay->nanos / 1000000;
-      if (ri) rpctrace__wire__retry_info__free_unpacked(ri, NULL);
+      if (!ri) continue;
+      const Rpctrace__Wire__WireDuration *delay = ri->retry_delay;
+      ms = delay ? rpct__retry_delay_ms(delay->seconds, delay->nanos) : 0;
+      rpctrace__wire__retry_info__free_unpacked(ri, NULL);
     }
     rpctrace__wire__rpc_status__free_unpacked(st, NULL);
     return ms;
@@ -477,10 +491,20 @@ static int otlp_export(void *impl, const rpct_span_data *const *spans, size_t n)
     attempt(x, payload, len, deadline, &r);
     bool again = retryable(r.code) || (r.code == GRPC_STATUS_RESOURCE_EXHAUSTED && r.retry_after_ms >= 0);
     if (r.code == GRPC_STATUS_OK || !again) break;
-    /* Full jitter: a random wait up to the current backoff; RetryInfo's
-     * delay exactly. Never past the export's deadline. */
-    int64_t wait = r.retry_after_ms >= 0 ? r.retry_after_ms
-                                         : (int64_t)(next_random(x) % ((uint64_t)backoff + 1));
+    /* Full jitter: a random wait up to the current backoff step. With
+     * RetryInfo, its delay but never less than the step itself: the delay
+     * is a minimum ("wait at least this long", google.rpc.RetryInfo), and
+     * repeated failures should still back off exponentially. Without this
+     * floor a collector answering delay 0 set the retry rate (9,152
+     * re-sends of a batch in 25 s); with it RESOURCE_EXHAUSTED, the status
+     * of an overloaded collector, is retried no faster than our own
+     * backoff, un-jittered: initial delay, doubling up to the maximum.
+     * Never wait or retry past the export's deadline. */
+    int64_t wait;
+    if (r.retry_after_ms >= 0)
+      wait = r.retry_after_ms > (int64_t)backoff ? r.retry_after_ms : (int64_t)backoff;
+    else
+      wait = (int64_t)(next_random(x) % ((uint64_t)backoff + 1));
     if (wait >= ms_until(deadline) || !backoff_sleep(x, wait)) break;
     backoff = backoff > x->max_backoff_ms / 2 ? x->max_backoff_ms : backoff * 2;
   }

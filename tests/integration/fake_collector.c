@@ -179,6 +179,7 @@ static grpc_status_code decide(const fc_config *cfg, size_t idx) {
     case FC_UNAVAILABLE_THEN_ACCEPT:
       return idx < cfg->fail_first ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
     case FC_EXHAUSTED_RETRY_INFO:
+    case FC_EXHAUSTED_RETRY_DURATION:
       return idx < cfg->fail_first ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_OK;
     case FC_EXHAUSTED: return GRPC_STATUS_RESOURCE_EXHAUSTED;
     case FC_INVALID_ARGUMENT: return GRPC_STATUS_INVALID_ARGUMENT;
@@ -253,10 +254,10 @@ static grpc_byte_buffer *packed_buffer(const ProtobufCMessage *m) {
 
 /* google.rpc.Status{code, message, details=[Any{RetryInfo{delay}}]} as the
  * value of grpc-status-details-bin (raw bytes: core does the base64). */
-static grpc_slice retry_info_status(uint32_t delay_ms) {
+static grpc_slice retry_info_status(int64_t seconds, int32_t nanos) {
   Rpctrace__Wire__WireDuration d = RPCTRACE__WIRE__WIRE_DURATION__INIT;
-  d.seconds = delay_ms / 1000;
-  d.nanos = (int32_t)(delay_ms % 1000) * 1000000;
+  d.seconds = seconds;
+  d.nanos = nanos;
   Rpctrace__Wire__RetryInfo ri = RPCTRACE__WIRE__RETRY_INFO__INIT;
   ri.retry_delay = &d;
   uint8_t ri_buf[64];
@@ -309,9 +310,12 @@ static bool answer(fake_collector *fc) {
     msg = "fake collector: invalid argument";
   } else if (status == GRPC_STATUS_RESOURCE_EXHAUSTED) {
     msg = "fake collector: resource exhausted";
-    if (fc->cfg.mode == FC_EXHAUSTED_RETRY_INFO) {
+    if (fc->cfg.mode == FC_EXHAUSTED_RETRY_INFO || fc->cfg.mode == FC_EXHAUSTED_RETRY_DURATION) {
+      bool ms = fc->cfg.mode == FC_EXHAUSTED_RETRY_INFO;
       c->trailer.key = grpc_slice_from_static_string("grpc-status-details-bin");
-      c->trailer.value = retry_info_status(fc->cfg.retry_delay_ms);
+      c->trailer.value = retry_info_status(
+          ms ? fc->cfg.retry_delay_ms / 1000 : fc->cfg.retry_seconds,
+          ms ? (int32_t)(fc->cfg.retry_delay_ms % 1000) * 1000000 : fc->cfg.retry_nanos);
       c->n_trailers = 1;
     }
   }

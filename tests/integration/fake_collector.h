@@ -29,13 +29,19 @@ typedef enum fc_mode {
   FC_EXHAUSTED,               /* RESOURCE_EXHAUSTED without RetryInfo, always */
   FC_INVALID_ARGUMENT,        /* INVALID_ARGUMENT, always */
   FC_PARTIAL_SUCCESS,         /* OK with partial_success{rejected_spans, error_message} */
-  FC_SLOW                     /* wait delay_ms (cut short by fc_stop), then OK */
+  FC_SLOW,                    /* wait delay_ms (cut short by fc_stop), then OK */
+  FC_EXHAUSTED_RETRY_DURATION /* RESOURCE_EXHAUSTED + RetryInfo{retry_seconds,
+                                 retry_nanos} as given (huge, negative: any
+                                 Duration) for the first fail_first attempts,
+                                 then OK */
 } fc_mode;
 
 typedef struct fc_config {
   fc_mode mode;
-  unsigned fail_first;       /* FC_UNAVAILABLE_THEN_ACCEPT, FC_EXHAUSTED_RETRY_INFO */
+  unsigned fail_first;       /* FC_UNAVAILABLE_THEN_ACCEPT, FC_EXHAUSTED_RETRY_* */
   uint32_t retry_delay_ms;   /* FC_EXHAUSTED_RETRY_INFO */
+  int64_t retry_seconds;     /* FC_EXHAUSTED_RETRY_DURATION */
+  int32_t retry_nanos;       /* FC_EXHAUSTED_RETRY_DURATION */
   const char *header_key;    /* any mode: record this request header; copied */
   int64_t rejected_spans;    /* FC_PARTIAL_SUCCESS */
   const char *error_message; /* FC_PARTIAL_SUCCESS; copied by fc_start */

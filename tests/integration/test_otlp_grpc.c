@@ -30,7 +30,7 @@
 #include "test_util.h"
 
 #define MAX_SPANS 16
-#define MAX_ATTEMPTS 16
+#define MAX_ATTEMPTS 64
 /* How late past its timeout an export may return (scheduling, teardown of
  * the attempt, the processor waking the flusher). */
 #define SLACK_MS 300
@@ -425,6 +425,92 @@ static void test_otlp_grpc_no_server_fails_within_the_timeout(void **state) {
   assert_stats(&r, (want_stats){.failed = K, .failed_exports = 1});
 }
 
+/* A collector answering RESOURCE_EXHAUSTED with RetryInfo delay 0 forever
+ * once got 9,152 re-sends of one batch in 25 s. The delay is a minimum:
+ * the wait is never shorter than the exporter's own backoff step (50,
+ * 100, 200, 200... ms here), and nothing is sent past the 1 s deadline:
+ * attempts at 0, >=50, >=150, >=350, >=550, >=750, >=950 ms, 7 at most. */
+static void test_otlp_grpc_retry_info_zero_is_floored_by_the_backoff(void **state) {
+  (void)state;
+  enum { DEADLINE_MS = 1000, MOST = 7 };
+  static const uint64_t step_ms[MOST - 1] = {50, 100, 200, 200, 200, 200};
+  run_result r;
+  fc_config cfg = {.mode = FC_EXHAUSTED_RETRY_INFO, .fail_first = UINT32_MAX, .retry_delay_ms = 0};
+  run_export(&cfg, fast_options(DEADLINE_MS), K, &r);
+  assert_int_equal(r.exporter_rc, RPCT_OK);
+  print_message("RetryInfo 0 for %u ms: %zu attempts in %llu ms\n", (unsigned)DEADLINE_MS,
+                r.n_attempts, (unsigned long long)r.flush_ms);
+  assert_true(r.n_attempts >= 2); /* RetryInfo makes RESOURCE_EXHAUSTED retryable */
+  assert_true(r.n_attempts <= MOST);
+  for (size_t i = 1; i < r.n_attempts; i++) {
+    assert_int_equal(r.attempts[i].answered, GRPC_STATUS_RESOURCE_EXHAUSTED);
+    assert_attempt_carried_all(&r, i);
+    if (gap_ms(&r, i - 1, i) < step_ms[i - 1])
+      fail_msg("attempt %zu came %llu ms after the one before, under the %llu ms step", i,
+               (unsigned long long)gap_ms(&r, i - 1, i), (unsigned long long)step_ms[i - 1]);
+  }
+  assert_true(r.flush_ms <= DEADLINE_MS + SLACK_MS);
+  assert_stats(&r, (want_stats){.failed = K, .failed_exports = 1});
+}
+
+/* RetryInfo delays no export deadline can reach, among them seconds above
+ * INT64_MAX/1000 (seconds * 1000 overflowed: undefined behaviour, caught
+ * by UBSan) and invalid Durations with negative nanos: the export gives up
+ * at once, after one attempt, instead of waiting for its deadline. */
+static void test_otlp_grpc_retry_info_beyond_the_deadline_fails_at_once(void **state) {
+  (void)state;
+  static const struct {
+    int64_t seconds;
+    int32_t nanos;
+  } delays[] = {
+      {INT64_MAX, 999999999},
+      {INT64_MAX / 1000 + 1, 0},
+      {INT64_MAX / 1000 + 1, -1},
+      {INT64_MAX, INT32_MIN},
+      {86400, 0}, /* a day: fits, but not in a 3 s export */
+  };
+  for (size_t i = 0; i < sizeof delays / sizeof delays[0]; i++) {
+    run_result r;
+    fc_config cfg = {.mode = FC_EXHAUSTED_RETRY_DURATION,
+                     .fail_first = UINT32_MAX,
+                     .retry_seconds = delays[i].seconds,
+                     .retry_nanos = delays[i].nanos};
+    run_export(&cfg, fast_options(TIMEOUT_MS), K, &r);
+    assert_int_equal(r.exporter_rc, RPCT_OK);
+    print_message("RetryInfo {%lld s, %d ns}: %zu attempt(s), gave up after %llu ms\n",
+                  (long long)delays[i].seconds, (int)delays[i].nanos, r.n_attempts,
+                  (unsigned long long)r.flush_ms);
+    assert_int_equal(r.n_attempts, 1);
+    assert_int_equal(r.attempts[0].answered, GRPC_STATUS_RESOURCE_EXHAUSTED);
+    assert_true(r.flush_ms < TIMEOUT_MS / 2);
+    assert_stats(&r, (want_stats){.failed = K, .failed_exports = 1});
+  }
+}
+
+/* A negative RetryInfo delay asks for a retry now: it is retried, after
+ * the backoff's initial step (50 ms). */
+static void test_otlp_grpc_negative_retry_info_is_retried_after_the_floor(void **state) {
+  (void)state;
+  static const struct {
+    int64_t seconds;
+    int32_t nanos;
+  } delays[] = {{-1, 0}, {0, -500000000}, {INT64_MIN, INT32_MIN}};
+  for (size_t i = 0; i < sizeof delays / sizeof delays[0]; i++) {
+    run_result r;
+    fc_config cfg = {.mode = FC_EXHAUSTED_RETRY_DURATION,
+                     .fail_first = 1,
+                     .retry_seconds = delays[i].seconds,
+                     .retry_nanos = delays[i].nanos};
+    run_export(&cfg, fast_options(TIMEOUT_MS), K, &r);
+    assert_int_equal(r.exporter_rc, RPCT_OK);
+    assert_int_equal(r.n_attempts, 2);
+    assert_int_equal(r.attempts[1].answered, GRPC_STATUS_OK);
+    assert_true(gap_ms(&r, 0, 1) >= 50);
+    assert_accepted_ids(&r);
+    assert_stats(&r, (want_stats){.exported = K});
+  }
+}
+
 /* Headers reach the collector as configured; a list with a value gRPC
  * would refuse (here a token with the CR LF of a file saved on Windows) is
  * refused whole when the exporter is made: the spans still go, without
@@ -527,6 +613,9 @@ int main(void) {
       cmocka_unit_test(test_otlp_grpc_slow_server_fails_at_the_timeout),
       cmocka_unit_test(test_otlp_grpc_no_server_fails_within_the_timeout),
       cmocka_unit_test(test_otlp_grpc_shutdown_aborts_an_export_to_a_down_collector),
+      cmocka_unit_test(test_otlp_grpc_retry_info_zero_is_floored_by_the_backoff),
+      cmocka_unit_test(test_otlp_grpc_retry_info_beyond_the_deadline_fails_at_once),
+      cmocka_unit_test(test_otlp_grpc_negative_retry_info_is_retried_after_the_floor),
       cmocka_unit_test(test_otlp_grpc_sends_headers_and_none_of_a_refused_list),
       cmocka_unit_test(test_otlp_grpc_messages_mask_endpoint_credentials),
   };

@@ -1,7 +1,7 @@
 /* Exporters and processors (src/export/): the exporter and processor
  * handles, the console and memory exporters, the simple processor, the
  * choice made from OTEL_TRACES_EXPORTER, and what the OTLP/gRPC exporter
- * accepts and shows of its configuration (headers, endpoint). */
+ * accepts and shows of its configuration (headers, endpoint, RetryInfo). */
 /* cmocka.h needs these first. */
 /* clang-format off */
 #include <stdarg.h>
@@ -1207,6 +1207,40 @@ static void test_otlp_endpoint_userinfo_is_reported_masked_and_not_used(void **s
   assert_null(strstr(tu_diag, "t0k3n"));
 }
 
+/* google.rpc.RetryInfo's delay is a google.protobuf.Duration from the
+ * network: any int64 seconds and int32 nanos, either sign. */
+static void test_retry_delay_saturates_and_never_overflows(void **state) {
+  (void)state;
+  static const struct {
+    int64_t seconds;
+    int32_t nanos;
+    int64_t ms;
+  } cases[] = {
+      {0, 0, 0},
+      {0, 1, 1}, /* a partial millisecond counts as one: the delay is a minimum */
+      {0, 300000000, 300},
+      {1, 500000000, 1500},
+      {86400, 999999999, 86401000},
+      {INT64_MAX / 1000 - 3, 999999999, (INT64_MAX / 1000 - 3) * 1000 + 1000},
+      {INT64_MAX / 1000 - 2, 0, INT64_MAX},  /* would not fit with the nanos: saturated */
+      {INT64_MAX / 1000 + 1, -1, INT64_MAX}, /* above INT64_MAX/1000 s, negative nanos */
+      {INT64_MAX, 999999999, INT64_MAX},
+      {INT64_MAX, INT32_MIN, INT64_MAX},
+      {5, -1, 5000},        /* mixed signs (not a valid Duration) */
+      {0, INT32_MAX, 2148}, /* nanos out of range */
+      {0, -500000000, 0},   /* negative: now */
+      {-1, 0, 0},
+      {-(INT64_MAX / 1000), -999999999, 0},
+      {INT64_MIN, INT32_MIN, 0},
+  };
+  for (size_t i = 0; i < RPCT__ARRAY_LEN(cases); i++) {
+    int64_t got = rpct__retry_delay_ms(cases[i].seconds, cases[i].nanos);
+    if (got != cases[i].ms)
+      fail_msg("case %zu: {%lld s, %d ns} gave %lld ms, want %lld", i, (long long)cases[i].seconds,
+               (int)cases[i].nanos, (long long)got, (long long)cases[i].ms);
+  }
+}
+
 /* ==== failing allocator: every constructor, every allocation ==== */
 
 typedef int (*ctor_fn)(tu_alloc_state *fa, const rpct_allocator *a, void **out);
@@ -1356,6 +1390,7 @@ int main(void) {
       WITH_DIAG(test_otlp_headers_from_the_environment_name_the_variable),
       cmocka_unit_test(test_endpoint_shown_masks_userinfo_query_values_and_fragment),
       WITH_DIAG(test_otlp_endpoint_userinfo_is_reported_masked_and_not_used),
+      cmocka_unit_test(test_retry_delay_saturates_and_never_overflows),
       WITH_DIAG(test_constructors_leak_nothing_when_any_allocation_fails),
       WITH_DIAG(test_memory_exporter_fails_whole_batch_when_growth_fails),
   };
