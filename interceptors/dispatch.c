@@ -38,6 +38,7 @@
 
 /* ---- the front end's table of real functions ---- */
 
+#include "utf8.h"
 static _Atomic(const rpct__grpc_api *) api;
 
 void rpct__dispatch_set_api(const rpct__grpc_api *a) { atomic_store(&api, a); }
@@ -246,7 +247,7 @@ static void ensure_init(void);
 static void functor_run(grpc_completion_queue_functor *f, int ok);
 
 static size_t copy_method(call_state *cs, const char *m, size_t len) {
-  if (len >= sizeof cs->method) len = sizeof cs->method - 1;
+  len = rpct__utf8_cut(m, len, sizeof cs->method - 1);
   memcpy(cs->method, m, len);
   cs->method[len] = '\0';
   return cs->method_len = len;
@@ -283,6 +284,8 @@ grpc_call *rpct__hook_grpc_channel_create_call(grpc_channel *channel, grpc_call 
                                                grpc_slice method, const grpc_slice *host,
                                                gpr_timespec deadline, void *reserved) {
   grpc_call *call = real()->grpc_channel_create_call(channel, parent_call, propagation_mask, cq,
+/* The method as the filters see it, cut on a character boundary: a cut
+ * inside a character would leave an ill-formed sequence in span names. */
                                                      method, host, deadline, reserved);
   client_call_created(call, channel, parent_call, cq, (const char *)GRPC_SLICE_START_PTR(method),
                       GRPC_SLICE_LENGTH(method),

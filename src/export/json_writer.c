@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "utf8.h"
 
 #define DEFAULT_INITIAL ((size_t)256)
 
@@ -161,39 +162,6 @@ void rpct__json_base64(rpct__json_buf *b, const uint8_t *bytes, size_t n) {
   rpct__json_char(b, '"');
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..n) (n > 0, s[0] >= 0x80),
- * or 0 when it is ill-formed; then *skip is the length of its longest
- * well-formed prefix, at least 1 (Unicode's "maximal subpart"). */
-static size_t utf8_sequence(const unsigned char *s, size_t n, size_t *skip) {
-  unsigned char c = s[0];
-  size_t need;
-  unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
-  if (c >= 0xC2 && c <= 0xDF) {
-    need = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 3;
-    if (c == 0xE0) lo = 0xA0; /* no overlong forms */
-    if (c == 0xED) hi = 0x9F; /* no surrogates */
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 4;
-    if (c == 0xF0) lo = 0x90; /* no overlong forms */
-    if (c == 0xF4) hi = 0x8F; /* nothing above U+10FFFF */
-  } else {
-    *skip = 1;
-    return 0;
-  }
-  size_t k = 1;
-  while (k < need && k < n) {
-    unsigned char x = s[k];
-    bool ok = k == 1 ? x >= lo && x <= hi : x >= 0x80 && x <= 0xBF;
-    if (!ok) break;
-    k++;
-  }
-  if (k == need) return need;
-  *skip = k;
-  return 0;
-}
-
 void rpct__json_str(rpct__json_buf *b, const char *s, size_t n) {
   static const char digits[] = "0123456789abcdef";
   const unsigned char *u = (const unsigned char *)s;
@@ -209,7 +177,7 @@ void rpct__json_str(rpct__json_buf *b, const char *s, size_t n) {
     unsigned char c = u[i];
     if (c >= 0x80) {
       size_t skip;
-      size_t len = utf8_sequence(u + i, n - i, &skip);
+      size_t len = rpct__utf8_sequence(u + i, n - i, &skip);
       if (len) {
         rpct__json_put(b, s + i, len);
         i += len;

@@ -10,9 +10,11 @@
  * - Doubles use the shortest of %.15g/%.16g/%.17g that reads back exactly,
  *   so 0.1 is written 0.1, whatever LC_NUMERIC says; NaN and the infinities
  *   as the protobuf JSON strings "NaN", "Infinity", "-Infinity".
- * - Strings are checked as UTF-8: each ill-formed sequence (the longest
- *   prefix of a valid one, or else one byte) becomes U+FFFD, so no input
- *   makes the output invalid JSON. Control characters are escaped.
+ * - Strings are checked as UTF-8 by the validator the protobuf encoder
+ *   uses too (src/utf8.h): each ill-formed sequence (the longest prefix of
+ *   a valid one, or else one byte) becomes U+FFFD, so no input makes the
+ *   output invalid JSON, and both encodings repair a string alike.
+ *   Control characters are escaped.
  * - Bytes are lowercase hex (OTLP ids) or standard base64 with padding
  *   (proto3 JSON `bytes`).
  *

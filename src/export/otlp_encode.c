@@ -3,13 +3,22 @@
  * Runs on the export thread. The message tree points into the records
  * (ids, strings) instead of copying them, and all of its nodes come from a
  * single allocation sized in a first pass, freed before returning.
+ *
+ * Every protobuf `string` must be valid UTF-8: conforming decoders (protobuf
+ * C++ and Go, so the Collector) reject the whole request otherwise, and the
+ * RPC path records what clients send (:path, :authority, metadata, status
+ * messages) as it comes. So the first pass also checks every string this
+ * request will carry, and sizes room in the same block for the repaired
+ * copies (utf8.h: U+FFFD per maximal subpart) of those that are not valid.
+ * A batch of valid strings costs that one scan: the second pass then points
+ * at the records as before, without checking again.
  */
 #include <stdalign.h>
 #include <string.h>
 
 #include "export/otlp_pb.h"
 #include "internal.h"
-
+#include "utf8.h"
 
 /* OTLP SpanFlags: bit 8 says bit 9 is meaningful; bit 9: the parent is remote. */
 #define SPAN_FLAGS_HAS_IS_REMOTE 0x100u
@@ -55,9 +64,85 @@ bool rpct__otlp_first_of_scope(const rpct_span_data *const *spans, size_t from, 
 
 static char *mut(const char *s) { return (char *)s; } /* protobuf-c only reads */
 
+/* ---- strings: valid UTF-8 or a repaired copy ---- */
+
+/* Room for the repaired copies, at the end of the block. `check` is false
+ * when the first pass found every string valid. */
+typedef struct texts {
+  bool check;
+  char *p, *end;
+} texts;
+
+/* Bytes a repaired copy of s[0..len) takes in the block (with its NUL);
+ * 0 when s is valid. */
+static size_t repair_need(const char *s, size_t len) {
+  if (rpct__utf8_valid_prefix(s, len) == len) return 0;
+  return rpct__utf8_repaired_len(s, len) + 1;
+}
+
+static size_t repair_need_str(const rpct_span_data *d, rpct_str s) {
+  return repair_need(rpct_span_data_str(d, s), s.len);
+}
+
+static size_t repair_need_cstr(const char *s) { return s ? repair_need(s, strlen(s)) : 0; }
+
+/* s[0..len) (NUL-terminated at len) as protobuf-c may send it. */
+static char *text(texts *t, const char *s, size_t len) {
+  if (!t->check || rpct__utf8_valid_prefix(s, len) == len) return mut(s);
+  size_t need = rpct__utf8_repaired_len(s, len) + 1;
+  /* The first pass sized this exactly; never write past it whatever. */
+  if (need > (size_t)(t->end - t->p)) return mut("");
+  char *out = t->p;
+  size_t n = rpct__utf8_repair(s, len, out);
+  out[n] = '\0';
+  t->p += n + 1;
+  return out;
+}
+
+static char *text_str(texts *t, const rpct_span_data *d, rpct_str s) {
+  return text(t, rpct_span_data_str(d, s), s.len);
+}
+
+static char *text_cstr(texts *t, const char *s) { return text(t, s, strlen(s)); }
+
+/* Every string of `d` the request carries, as fill_span reads them. */
+static size_t span_repair_need(const rpct_span_data *d) {
+  size_t need = repair_need_str(d, d->name);
+  if (d->tracestate.len) need += repair_need_str(d, d->tracestate);
+  if (d->status_message.len) need += repair_need_str(d, d->status_message);
+  for (uint16_t i = 0; i < d->n_attrs; i++) {
+    const rpct_span_attr *a = &d->attrs[i];
+    need += repair_need_str(d, a->key);
+    if (a->type == RPCT_VALUE_STRING) {
+      need += repair_need_str(d, a->v.s);
+    } else if (a->type == RPCT_VALUE_STRING_ARRAY) {
+      size_t cursor = 0, len;
+      const char *e;
+      for (uint16_t k = 0; k < a->n_values && rpct_span_attr_array_next(d, a, &cursor, &e, &len);
+           k++)
+        need += repair_need(e, len);
+    }
+  }
+  for (uint16_t i = 0; i < d->n_events; i++) need += repair_need_str(d, d->events[i].name);
+  for (uint16_t i = 0; i < d->n_links; i++)
+    if (d->links[i].tracestate.len) need += repair_need_str(d, d->links[i].tracestate);
+  return need;
+}
+
+static size_t resource_repair_need(const rpct_resource *r) {
+  size_t need = 0, n = r ? rpct_resource_count(r) : 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *key, *value;
+    rpct_resource_at(r, i, &key, &value);
+    need += repair_need_cstr(key) + repair_need_cstr(value);
+  }
+  return need;
+}
+
 /* The attributes of `d` owned by `owner`, as a slice of `*kvp`; string
  * arrays take their ArrayValue and element values from the same pool. */
 typedef struct kv_pool {
+  texts *t;
   pb_kv *kv;
   pb_any *any;
   pb_kv **ptr;
@@ -81,7 +166,7 @@ static void fill_value(kv_pool *pool, pb_any *v, const rpct_span_data *d, const 
         pb_any *x = &pool->elem[pool->elem_used];
         opentelemetry__proto__common__v1__any_value__init(x);
         x->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        x->string_value = mut(e);
+        x->string_value = text(pool->t, e, len);
         pool->elem_ptr[pool->elem_used++] = x;
         arr->n_values++;
       }
@@ -91,7 +176,7 @@ static void fill_value(kv_pool *pool, pb_any *v, const rpct_span_data *d, const 
     }
     case RPCT_VALUE_STRING:
       v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-      v->string_value = mut(rpct_span_data_str(d, a->v.s));
+      v->string_value = text_str(pool->t, d, a->v.s);
       break;
     case RPCT_VALUE_BOOL:
       v->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
@@ -116,7 +201,7 @@ static pb_kv **attrs_of(kv_pool *pool, const rpct_span_data *d, uint8_t owner, s
     if (a->owner != owner) continue;
     size_t k = pool->used++;
     opentelemetry__proto__common__v1__key_value__init(&pool->kv[k]);
-    pool->kv[k].key = mut(rpct_span_data_str(d, a->key));
+    pool->kv[k].key = text_str(pool->t, d, a->key);
     fill_value(pool, &pool->any[k], d, a);
     pool->kv[k].value = &pool->any[k];
     pool->ptr[k] = &pool->kv[k];
@@ -135,8 +220,8 @@ static pb_kv **resource_attrs(kv_pool *pool, const rpct_resource *r, size_t *n) 
     opentelemetry__proto__common__v1__key_value__init(&pool->kv[k]);
     opentelemetry__proto__common__v1__any_value__init(&pool->any[k]);
     pool->any[k].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    pool->any[k].string_value = mut(value);
-    pool->kv[k].key = mut(key);
+    pool->any[k].string_value = text_cstr(pool->t, value);
+    pool->kv[k].key = text_cstr(pool->t, key);
     pool->kv[k].value = &pool->any[k];
     pool->ptr[k] = &pool->kv[k];
   }
@@ -150,9 +235,9 @@ static void fill_span(pb_span *s, pb_status *st, const rpct_span_data *d, kv_poo
   s->span_id = (ProtobufCBinaryData){8, (uint8_t *)d->span_id.bytes};
   if (rpct_span_id_is_valid(&d->parent_span_id))
     s->parent_span_id = (ProtobufCBinaryData){8, (uint8_t *)d->parent_span_id.bytes};
-  if (d->tracestate.len) s->trace_state = mut(rpct_span_data_str(d, d->tracestate));
+  if (d->tracestate.len) s->trace_state = text_str(pool->t, d, d->tracestate);
   s->flags = d->flags | SPAN_FLAGS_HAS_IS_REMOTE | (d->parent_remote ? SPAN_FLAGS_IS_REMOTE : 0);
-  s->name = mut(rpct_span_data_str(d, d->name));
+  s->name = text_str(pool->t, d, d->name);
   s->kind = (Opentelemetry__Proto__Trace__V1__Span__SpanKind)d->kind;
   s->start_time_unix_nano = d->start_unix_ns;
   s->end_time_unix_nano = d->end_unix_ns;
@@ -161,7 +246,7 @@ static void fill_span(pb_span *s, pb_status *st, const rpct_span_data *d, kv_poo
   for (uint16_t i = 0; i < d->n_events; i++) {
     opentelemetry__proto__trace__v1__span__event__init(&ev[i]);
     ev[i].time_unix_nano = d->events[i].time_unix_ns;
-    ev[i].name = mut(rpct_span_data_str(d, d->events[i].name));
+    ev[i].name = text_str(pool->t, d, d->events[i].name);
     ev[i].attributes = attrs_of(pool, d, RPCT_ATTR_OWNER_EVENT(i), &ev[i].n_attributes);
     ev[i].dropped_attributes_count = d->events[i].dropped_attributes;
     evp[i] = &ev[i];
@@ -174,7 +259,7 @@ static void fill_span(pb_span *s, pb_status *st, const rpct_span_data *d, kv_poo
     opentelemetry__proto__trace__v1__span__link__init(&lk[i]);
     lk[i].trace_id = (ProtobufCBinaryData){16, (uint8_t *)l->trace_id.bytes};
     lk[i].span_id = (ProtobufCBinaryData){8, (uint8_t *)l->span_id.bytes};
-    if (l->tracestate.len) lk[i].trace_state = mut(rpct_span_data_str(d, l->tracestate));
+    if (l->tracestate.len) lk[i].trace_state = text_str(pool->t, d, l->tracestate);
     lk[i].attributes = attrs_of(pool, d, RPCT_ATTR_OWNER_LINK(i), &lk[i].n_attributes);
     lk[i].dropped_attributes_count = l->dropped_attributes;
     /* Whether a linked context was remote is not recorded: leave bits 8-9
@@ -187,7 +272,7 @@ static void fill_span(pb_span *s, pb_status *st, const rpct_span_data *d, kv_poo
   s->dropped_links_count = d->dropped_links;
   opentelemetry__proto__trace__v1__status__init(st);
   st->code = (Opentelemetry__Proto__Trace__V1__Status__StatusCode)d->status_code;
-  if (d->status_message.len) st->message = mut(rpct_span_data_str(d, d->status_message));
+  if (d->status_message.len) st->message = text_str(pool->t, d, d->status_message);
   s->status = st;
 }
 
@@ -197,9 +282,10 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
 
   /* Pass 1: sizes. */
   size_t n_groups = 0, n_resources = 0, n_attrs = 0, n_events = 0, n_links = 0;
-  size_t n_arrays = 0, n_elems = 0;
+  size_t n_arrays = 0, n_elems = 0, n_text = 0;
   for (size_t i = 0; i < n; i++) {
     const rpct_span_data *d = spans[i];
+    n_text += span_repair_need(d);
     n_attrs += d->n_attrs;
     for (uint16_t k = 0; k < d->n_attrs; k++) {
       if (d->attrs[k].type != RPCT_VALUE_STRING_ARRAY) continue;
@@ -208,25 +294,30 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
     }
     n_events += d->n_events;
     n_links += d->n_links;
-    if (rpct__otlp_first_of_scope(spans, 0, i)) n_groups++;
+    if (rpct__otlp_first_of_scope(spans, 0, i)) {
+      n_groups++;
+      n_text +=
+          repair_need_cstr(or_empty(d->scope_name)) + repair_need_cstr(or_empty(d->scope_version));
+    }
     if (rpct__otlp_first_of_resource(spans, i)) {
       n_resources++;
       if (d->resource) n_attrs += rpct_resource_count(d->resource);
+      n_text += resource_repair_need(d->resource);
     }
   }
 
-  size_t bytes = round_up(n_resources * sizeof(pb_resource_spans)) +
-                 round_up(n_resources * sizeof(pb_resource_spans *)) +
-                 round_up(n_resources * sizeof(pb_resource)) +
-                 round_up(n_groups * sizeof(pb_scope_spans)) +
-                 round_up(n_groups * sizeof(pb_scope_spans *)) +
-                 round_up(n_groups * sizeof(pb_scope)) + round_up(n * sizeof(pb_span)) +
-                 round_up(n * sizeof(pb_span *)) + round_up(n * sizeof(pb_status)) +
-                 round_up(n_attrs * sizeof(pb_kv)) + round_up(n_attrs * sizeof(pb_any)) +
-                 round_up(n_attrs * sizeof(pb_kv *)) + round_up(n_events * sizeof(pb_event)) +
-                 round_up(n_events * sizeof(pb_event *)) + round_up(n_links * sizeof(pb_link)) +
-                 round_up(n_links * sizeof(pb_link *)) + round_up(n_arrays * sizeof(pb_array)) +
-                 round_up(n_elems * sizeof(pb_any)) + round_up(n_elems * sizeof(pb_any *));
+  size_t bytes =
+      round_up(n_resources * sizeof(pb_resource_spans)) +
+      round_up(n_resources * sizeof(pb_resource_spans *)) +
+      round_up(n_resources * sizeof(pb_resource)) + round_up(n_groups * sizeof(pb_scope_spans)) +
+      round_up(n_groups * sizeof(pb_scope_spans *)) + round_up(n_groups * sizeof(pb_scope)) +
+      round_up(n * sizeof(pb_span)) + round_up(n * sizeof(pb_span *)) +
+      round_up(n * sizeof(pb_status)) + round_up(n_attrs * sizeof(pb_kv)) +
+      round_up(n_attrs * sizeof(pb_any)) + round_up(n_attrs * sizeof(pb_kv *)) +
+      round_up(n_events * sizeof(pb_event)) + round_up(n_events * sizeof(pb_event *)) +
+      round_up(n_links * sizeof(pb_link)) + round_up(n_links * sizeof(pb_link *)) +
+      round_up(n_arrays * sizeof(pb_array)) + round_up(n_elems * sizeof(pb_any)) +
+      round_up(n_elems * sizeof(pb_any *)) + round_up(n_text);
   char *block = rpct__alloc(alloc, bytes);
   if (!block) return RPCT_ERR_NO_MEMORY;
   arena a = {block};
@@ -249,6 +340,10 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
   pb_event **evp = take(&a, n_events, sizeof *evp);
   pb_link *lk = take(&a, n_links, sizeof *lk);
   pb_link **lkp = take(&a, n_links, sizeof *lkp);
+  texts t = {.check = n_text > 0};
+  t.p = take(&a, n_text, 1);
+  t.end = t.p + n_text;
+  pool.t = &t;
 
   /* Pass 2: the tree. Scope groups of one resource are adjacent in ssp, and
    * spans of one group adjacent in spp. */
@@ -268,8 +363,8 @@ int rpct__otlp_encode(const rpct_span_data *const *spans, size_t n, const rpct_a
       pb_scope_spans *s = &ss[n_ss];
       opentelemetry__proto__trace__v1__scope_spans__init(s);
       opentelemetry__proto__common__v1__instrumentation_scope__init(&sc[n_ss]);
-      sc[n_ss].name = mut(or_empty(spans[k]->scope_name));
-      sc[n_ss].version = mut(or_empty(spans[k]->scope_version));
+      sc[n_ss].name = text_cstr(&t, or_empty(spans[k]->scope_name));
+      sc[n_ss].version = text_cstr(&t, or_empty(spans[k]->scope_version));
       s->scope = &sc[n_ss];
       s->spans = spp + n_sp;
       for (size_t m = k; m < n; m++) {

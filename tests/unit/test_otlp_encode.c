@@ -260,6 +260,187 @@ static void test_encode_survives_allocation_failure(void **state) {
   }
 }
 
+/* ---- strings that are not UTF-8 ---- */
+
+/* Ill-formed input and what a conforming decoder must read instead: one
+ * U+FFFD per maximal subpart (Unicode §3.9, WHATWG). */
+#define FFFD "\xEF\xBF\xBD"
+static const struct {
+  const char *in, *want;
+} UTF8_CASES[] = {
+    {"\xFF", FFFD}, /* never a UTF-8 byte */
+    {"a\xFE\x62", "a" FFFD "b"},
+    {"\xC0\xAF", FFFD FFFD},                       /* overlong '/', 2 bytes: C0 never starts one */
+    {"\xE0\x80\xAF", FFFD FFFD FFFD},              /* overlong '/', 3 bytes */
+    {"\xF0\x80\x80\xAF", FFFD FFFD FFFD FFFD},     /* overlong '/', 4 bytes */
+    {"\xED\xA0\x80", FFFD FFFD FFFD},              /* surrogate U+D800 */
+    {"\xED\xBF\xBFz", FFFD FFFD FFFD "z"},         /* surrogate U+DFFF */
+    {"\xF4\x90\x80\x80", FFFD FFFD FFFD FFFD},     /* above U+10FFFF */
+    {"x\xE2\x82", "x" FFFD},                       /* truncated at the end: one subpart */
+    {"\xF0\x9F\x98!", FFFD "!"},                   /* truncated before ASCII */
+    {"\xE2\x82\xE2\x82\xAC", FFFD "\xE2\x82\xAC"}, /* truncated, then a whole euro sign */
+    {"\x80\xBF", FFFD FFFD},                       /* continuation bytes alone */
+    {"/pkg.Svc/M\xC3", "/pkg.Svc/M" FFFD},         /* a method cut inside a character */
+    {"ok \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", "ok \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"},
+};
+
+/* Append `s` to the record's string space (a hand-made field). */
+static rpct_str put(rpct_span_data *d, const char *s) {
+  size_t n = strlen(s);
+  assert_true(d->strings_used + n + 1 <= sizeof d->strings);
+  rpct_str r = {.off = d->strings_used, .len = (uint16_t)n};
+  memcpy(d->strings + d->strings_used, s, n + 1);
+  d->strings_used = (uint16_t)(d->strings_used + n + 1);
+  return r;
+}
+
+static size_t utf8_case; /* which UTF8_CASES entry is being checked */
+
+static void assert_text(const char *got, const char *want) {
+  assert_non_null(got);
+  if (strlen(got) != strlen(want) || memcmp(got, want, strlen(want)) != 0)
+    print_error("UTF8_CASES[%zu]: the decoded string differs\n", utf8_case);
+  assert_int_equal(strlen(got), strlen(want));
+  assert_memory_equal(got, want, strlen(want));
+}
+
+/* One record whose every string field holds `in`, through each place the
+ * encoder writes a string. */
+static void test_encode_repairs_ill_formed_utf8_in_every_string(void **state) {
+  (void)state;
+  for (size_t c = 0; c < sizeof UTF8_CASES / sizeof UTF8_CASES[0]; c++) {
+    const char *in = UTF8_CASES[c].in, *want = UTF8_CASES[c].want;
+    utf8_case = c;
+    rpct_memory_exporter_clear(T.memory);
+    rpct_span span;
+    rpct_span_start_ex(
+        &span, T.tracer,
+        &(rpct_span_start_args){.name = in, .name_len = RPCT_NTS, .kind = RPCT_SPAN_KIND_SERVER});
+    rpct_span_set_str(&span, in, in);
+    const char *arr[] = {"fine", in};
+    rpct_span_set_str_array(&span, "rpc.request.header.x-user", arr, NULL, 2);
+    rpct_attribute ea = RPCT_ATTR_STR("e", in);
+    rpct_span_add_event(&span, in, 0, &ea, 1);
+    rpct_span_set_status(&span, RPCT_STATUS_ERROR, in);
+    rpct_span_end(&span, 0);
+    static rpct_span_data d;
+    assert_int_equal(rpct_memory_exporter_get(T.memory, 0, &d), RPCT_OK);
+    /* Fields the API validates, written by hand as a record may hold them. */
+    d.tracestate = put(&d, in);
+    d.n_links = 1;
+    memset(&d.links[0], 0, sizeof d.links[0]);
+    d.links[0].trace_id.bytes[0] = 1;
+    d.links[0].span_id.bytes[0] = 1;
+    d.links[0].tracestate = put(&d, in);
+    d.scope_name = in;
+    d.scope_version = in;
+    rpct_resource *res;
+    assert_int_equal(rpct_resource_new(&res, NULL), RPCT_OK);
+    assert_int_equal(rpct_resource_set(res, in, in), RPCT_OK);
+    d.resource = res;
+
+    const rpct_span_data *one = &d;
+    pb_request *req = encode_decode(&one, 1);
+    const Opentelemetry__Proto__Trace__V1__ResourceSpans *rs = req->resource_spans[0];
+    assert_int_equal(rs->resource->n_attributes, 1);
+    assert_text(rs->resource->attributes[0]->key, want);
+    assert_text(rs->resource->attributes[0]->value->string_value, want);
+    assert_text(rs->scope_spans[0]->scope->name, want);
+    assert_text(rs->scope_spans[0]->scope->version, want);
+    const pb_span *sp = rs->scope_spans[0]->spans[0];
+    assert_text(sp->name, want);
+    assert_text(sp->trace_state, want);
+    assert_text(sp->status->message, want);
+    assert_int_equal(sp->n_attributes, 2);
+    assert_text(sp->attributes[0]->key, want);
+    assert_text(sp->attributes[0]->value->string_value, want);
+    const pb_array *av = sp->attributes[1]->value->array_value;
+    assert_int_equal(av->n_values, 2);
+    assert_text(av->values[0]->string_value, "fine");
+    assert_text(av->values[1]->string_value, want);
+    assert_int_equal(sp->n_events, 1);
+    assert_text(sp->events[0]->name, want);
+    assert_text(sp->events[0]->attributes[0]->value->string_value, want);
+    assert_int_equal(sp->n_links, 1);
+    assert_text(sp->links[0]->trace_state, want);
+    free_request(req);
+    rpct_resource_del(res);
+  }
+}
+
+/* Only the strings that need it are repaired; their neighbours, in the same
+ * batch, are sent as they are. */
+static void test_encode_repairs_one_string_and_leaves_the_others(void **state) {
+  (void)state;
+  rpct_span span[2];
+  rpct_span_start(&span[0], T.tracer, "test.Echo/\xFF", RPCT_SPAN_KIND_SERVER, NULL);
+  rpct_span_set_str(&span[0], "server.address", "h\xC3\xA9");
+  rpct_span_end(&span[0], 0);
+  rpct_span_start(&span[1], T.tracer, "test.Echo/Unary", RPCT_SPAN_KIND_SERVER, NULL);
+  rpct_span_set_str(&span[1], "server.address", "h\xFF");
+  rpct_span_end(&span[1], 0);
+  static rpct_span_data d[2];
+  for (size_t i = 0; i < 2; i++)
+    assert_int_equal(rpct_memory_exporter_get(T.memory, i, &d[i]), RPCT_OK);
+  const rpct_span_data *list[] = {&d[0], &d[1]};
+  pb_request *req = encode_decode(list, 2);
+  const Opentelemetry__Proto__Trace__V1__ScopeSpans *ss = req->resource_spans[0]->scope_spans[0];
+  assert_text(ss->spans[0]->name, "test.Echo/" FFFD);
+  assert_text(ss->spans[0]->attributes[0]->value->string_value, "h\xC3\xA9");
+  assert_text(ss->spans[1]->name, "test.Echo/Unary");
+  assert_text(ss->spans[1]->attributes[0]->value->string_value, "h" FFFD);
+  free_request(req);
+}
+
+/* The encoder's single block: its size tells what the strings cost. */
+typedef struct first_size {
+  size_t size;
+  int calls;
+} first_size;
+
+static void *record_then_fail(void *data, size_t size) {
+  first_size *f = data;
+  if (f->calls++ == 0) f->size = size;
+  return NULL;
+}
+
+static void no_free(void *data, void *p) {
+  (void)data;
+  (void)p;
+}
+
+static size_t block_size_for_name(const char *name) {
+  rpct_memory_exporter_clear(T.memory);
+  rpct_span span;
+  rpct_span_start(&span, T.tracer, name, RPCT_SPAN_KIND_INTERNAL, NULL);
+  rpct_span_end(&span, 0);
+  static rpct_span_data d;
+  assert_int_equal(rpct_memory_exporter_get(T.memory, 0, &d), RPCT_OK);
+  const rpct_span_data *one = &d;
+  first_size f = {0, 0};
+  rpct_allocator a = {.alloc = record_then_fail, .free = no_free, .data = &f};
+  uint8_t *buf;
+  size_t len;
+  assert_int_equal(rpct__otlp_encode(&one, 1, &a, &buf, &len), RPCT_ERR_NO_MEMORY);
+  assert_int_equal(f.calls, 1);
+  return f.size;
+}
+
+static void test_encode_copies_no_valid_string(void **state) {
+  (void)state;
+  static char longer[1001], bad[1001];
+  memset(longer, 'a', 1000);
+  for (size_t i = 0; i < 1000; i += 2) memcpy(longer + i, "\xC3\xA9", 2); /* 500 x 'é' */
+  memset(bad, 0xFF, 1000);
+  size_t short_valid = block_size_for_name("x");
+  /* A longer valid name costs nothing more: the message points at it. */
+  assert_int_equal(block_size_for_name(longer), short_valid);
+  /* An invalid one costs its repaired copy (1000 x U+FFFD and a NUL),
+   * rounded up to the block's alignment. */
+  size_t repaired = 3 * 1000 + 1, align = _Alignof(max_align_t);
+  assert_int_equal(block_size_for_name(bad), short_valid + (repaired + align - 1) / align * align);
+}
+
 int main(void) {
 #define T_(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -269,6 +450,9 @@ int main(void) {
       T_(test_encode_groups_by_resource_then_scope_in_order),
       T_(test_encode_empty_batch_is_an_empty_request),
       T_(test_encode_survives_allocation_failure),
+      T_(test_encode_repairs_ill_formed_utf8_in_every_string),
+      T_(test_encode_repairs_one_string_and_leaves_the_others),
+      T_(test_encode_copies_no_valid_string),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
