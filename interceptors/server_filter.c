@@ -5,10 +5,22 @@
  * new trace that links to it. A missing or malformed header never fails
  * anything: the span is then a new root.
  *
+ * grpc-trace-bin is not among the headers read: gRPC core 1.51 parses it
+ * into a typed slot of its metadata batch and leaves it out of the array it
+ * hands to the application (PublishToAppEncoder in surface/call.cc; no C
+ * API exposes it, and the census context hooks only return what a census
+ * filter set, which core no longer has). A server here never sees it, so
+ * it extracts nothing from it rather than pretend; the client filter still
+ * injects it for peers that read it (gRPC C++/Go/Java with OpenCensus).
+ *
  * The inbound baggage is handed to the dispatcher (info->baggage) for the
- * client calls the handler makes. It must outlive this callback, and no
- * call may malloc, so it is copied (canonical form, after parsing) into the
- * call's arena with grpc_call_arena_alloc, freed with the call. Without a
+ * client calls the handler makes, except on a public endpoint: there the
+ * caller is not trusted with the trace, nor with entries every downstream
+ * service would read (an identity, a tenant, a feature flag), so its
+ * baggage is dropped unless RPCTRACE_GRPC_PUBLIC_ENDPOINT_BAGGAGE=keep.
+ * The baggage must outlive this callback, and no call may malloc, so it
+ * is copied (canonical form, after parsing) into the call's arena with
+ * grpc_call_arena_alloc, freed with the call. Without a
  * grpc_call (unit tests) it goes into a fixed buffer in call_data instead,
  * and baggage too long for that buffer is dropped, never cut: a cut member
  * would be a different member.
@@ -70,11 +82,7 @@ static bool extract_context(const rpct__tracing_config *c, const rpct_md *md, si
         ok = find_one(md, n, "b3", &v, &len) && rpct_b3_parse_single(v, len, out, NULL) == RPCT_OK;
         break;
       case RPCT__PROP_B3MULTI: ok = extract_b3multi(md, n, out); break;
-      case RPCT__PROP_GRPC_TRACE_BIN:
-        ok = find_one(md, n, "grpc-trace-bin", &v, &len) &&
-             rpct_grpc_trace_bin_parse((const uint8_t *)v, len, out) == RPCT_OK;
-        break;
-      default: break;
+      default: break; /* grpc-trace-bin: injected only (see the top of the file) */
     }
     if (ok) return true;
   }
@@ -145,7 +153,9 @@ static int server_start(void *call_data, rpct_call_info *info) {
     if (info->call) rpct__tracing_record_peer(&cd->span, info->call);
   }
   cd->call = info->call;
-  if (rpct__tracing_propagator_on(c, RPCT__PROP_BAGGAGE)) keep_baggage(cd, md, n, info);
+  if (rpct__tracing_propagator_on(c, RPCT__PROP_BAGGAGE) &&
+      (!c->public_endpoint || c->public_endpoint_keeps_baggage))
+    keep_baggage(cd, md, n, info);
   info->span_context = rpct_span_get_context(&cd->span);
   return RPCT_FILTER_FOLLOW;
 }

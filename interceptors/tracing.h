@@ -27,6 +27,7 @@
 #define RPCT__ENV_EXCLUDE "RPCTRACE_GRPC_EXCLUDE"
 #define RPCT__ENV_INCLUDE "RPCTRACE_GRPC_INCLUDE"
 #define RPCT__ENV_PUBLIC_ENDPOINT "RPCTRACE_GRPC_PUBLIC_ENDPOINT"
+#define RPCT__ENV_PUBLIC_ENDPOINT_BAGGAGE "RPCTRACE_GRPC_PUBLIC_ENDPOINT_BAGGAGE"
 #define RPCT__ENV_MESSAGE_EVENTS "RPCTRACE_GRPC_MESSAGE_EVENTS"
 #define RPCT__ENV_REQUEST_METADATA "RPCTRACE_GRPC_REQUEST_METADATA"
 #define RPCT__ENV_RESPONSE_METADATA "RPCTRACE_GRPC_RESPONSE_METADATA"
@@ -67,6 +68,9 @@ typedef struct rpct__tracing_config {
   uint8_t propagators[RPCT__PROP_COUNT_]; /* configured order, no duplicates */
   uint8_t n_propagators;
   bool public_endpoint;
+  /* Public endpoint only: pass the caller's baggage on to the calls the
+   * handler makes (RPCTRACE_GRPC_PUBLIC_ENDPOINT_BAGGAGE=keep). */
+  bool public_endpoint_keeps_baggage;
   bool message_events;
   bool a72_names;
   bool include_set;                 /* RPCTRACE_GRPC_INCLUDE was given: only `include` is traced */

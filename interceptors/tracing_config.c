@@ -19,7 +19,10 @@
  * |                                 |                       | grpc-trace-bin, none. All   |
  * |                                 |                       | listed are injected; the    |
  * |                                 |                       | first valid context in list |
- * |                                 |                       | order is extracted. Unknown |
+ * |                                 |                       | order is extracted, except  |
+ * |                                 |                       | grpc-trace-bin: gRPC core   |
+ * |                                 |                       | never hands it to a server  |
+ * |                                 |                       | (server_filter.c). Unknown  |
  * |                                 |                       | entries: reported, ignored. |
  * |                                 |                       | No known entry: default.    |
  * |                                 |                       | "none" with others: none    |
@@ -36,7 +39,15 @@
  * |                                 |                       | them (never "_OTHER", below)|
  * | RPCTRACE_GRPC_PUBLIC_ENDPOINT   | false                 | true: a server span starts  |
  * |                                 |                       | a new trace and links the   |
- * |                                 |                       | inbound context             |
+ * |                                 |                       | inbound context; inbound    |
+ * |                                 |                       | baggage is dropped (below)  |
+ * | RPCTRACE_GRPC_PUBLIC_ENDPOINT_  | drop                  | public endpoint only:       |
+ * |   BAGGAGE                       |                       | "keep" passes the caller's  |
+ * |                                 |                       | baggage on to the calls the |
+ * |                                 |                       | handler makes; "drop" never |
+ * |                                 |                       | (an untrusted caller's      |
+ * |                                 |                       | entries would reach every   |
+ * |                                 |                       | service downstream)         |
  * | RPCTRACE_GRPC_MESSAGE_EVENTS    | false                 | true: a span event per      |
  * |                                 |                       | message sent or received    |
  * | RPCTRACE_GRPC_REQUEST_METADATA  | none                  | comma list of metadata keys |
@@ -293,6 +304,18 @@ static void read_md_list(const char *var, rpct__name_list *l) {
   }
 }
 
+static bool read_public_baggage_keep(void) {
+  size_t len;
+  const char *s = rpct__env_get(RPCT__ENV_PUBLIC_ENDPOINT_BAGGAGE, &len);
+  if (!s || word_is(s, len, "drop")) return false;
+  if (word_is(s, len, "keep")) return true;
+  char q[RPCT__QUOTE_BUF];
+  rpct__diag_once(RPCT__ENV_PUBLIC_ENDPOINT_BAGGAGE,
+                  "%s=\"%s\" is not \"drop\" or \"keep\"; using the default drop",
+                  RPCT__ENV_PUBLIC_ENDPOINT_BAGGAGE, rpct__quote(q, s, len));
+  return false;
+}
+
 static bool read_a72(void) {
   size_t len;
   const char *s = rpct__env_get(RPCT__ENV_SPAN_NAMES, &len);
@@ -317,6 +340,7 @@ void rpct__tracing_configure(void) {
   c->include_set = read_method_list(RPCT__ENV_INCLUDE, &c->include, "unset, every method");
   if (!read_method_list(RPCT__ENV_KNOWN_METHODS, &c->known, "none")) c->known.n = 0;
   c->public_endpoint = rpct__env_bool(RPCT__ENV_PUBLIC_ENDPOINT, false);
+  c->public_endpoint_keeps_baggage = read_public_baggage_keep();
   c->message_events = rpct__env_bool(RPCT__ENV_MESSAGE_EVENTS, false);
   read_md_list(RPCT__ENV_REQUEST_METADATA, &c->request_md);
   read_md_list(RPCT__ENV_RESPONSE_METADATA, &c->response_md);
