@@ -106,12 +106,17 @@ static void inject(const client_call *cd, const rpct_span_context *ctx, rpct__pr
   }
 }
 
-/* The application's own request entries, as the allow-list reads them. */
+/* The application's own request entries, as the allow-list reads them:
+ * all of them (past 64, in the call's arena). */
 static void record_request_metadata(const rpct__tracing_config *c, client_call *cd,
                                     const rpct_md_writer *w) {
-  rpct_md md[64];
-  size_t n = 0;
-  for (size_t i = 0; i < w->n_app && n < RPCT__ARRAY_LEN(md); i++) {
+  rpct_md stack[64], *md = stack;
+  size_t cap = RPCT__ARRAY_LEN(stack), n = 0;
+  if (w->n_app > cap && cd->call) {
+    md = grpc_call_arena_alloc(cd->call, w->n_app * sizeof *md);
+    cap = w->n_app;
+  }
+  for (size_t i = 0; i < w->n_app && n < cap; i++) {
     /* Through pointers: a short slice keeps its bytes inline, so a copy's
      * start pointer would point into this loop's stack frame. */
     const grpc_slice *k = &w->app[i].key, *v = &w->app[i].value;

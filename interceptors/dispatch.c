@@ -5,7 +5,7 @@
  * keeps per-call state in the call's arena, and turns batch completions into
  * filter events. Calls it did not recognise are passed through untouched.
  *
- * Two lock-free tables, both of fixed size in static memory:
+ * Two lock-free tables, which grow with the calls in flight (tables.c):
  * - calls: grpc_call* -> call state. Looking a call up never dereferences a
  *   pointer rpctrace did not create (the census slot would hold whatever an
  *   application stored there), and leaves the application's census slot
@@ -14,8 +14,18 @@
  *   must observe when it completes. For callback queues the tag given to
  *   core is the slot's own functor, which runs the observation and then the
  *   application's functor.
- * A table that is full leaves the call (or op) untraced, counted; it never
- * blocks or fails the RPC.
+ * A call is given its table slot before any filter sees it, so a table
+ * that cannot take it (no memory left to grow) leaves the call untraced
+ * from the start, counted, with no span begun. A batch of a traced call
+ * whose op cannot be kept is counted too, and the call's span, missing
+ * what that batch would have said, never claims a status it did not see.
+ * Neither blocks or fails the RPC.
+ *
+ * Metadata is shown to filters whole, and what filters add to a client
+ * call is never cut for want of room: the common case uses the stack, and
+ * a larger request (more than MD_STACK entries, or added headers beyond
+ * ADDED_MD_BYTES, say 8 KB of baggage) takes what it needs from the call's
+ * arena, freed with the call.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,17 +38,16 @@
 #include "interceptors.h"
 #include "internal.h"
 #include "tables.h"
+#include "utf8.h"
 
 #define MAX_FILTERS 8
-#define MAX_MD_IN 64      /* metadata entries shown to filters */
-#define MAX_APP_MD_OUT 64 /* application entries a client batch may carry to be extended */
-#define MAX_ADDED_MD 16
-#define ADDED_MD_BYTES 2048
-#define MAX_BATCH_OPS 8
+#define MD_STACK 64     /* metadata entries viewed or extended on the stack; more: the call arena */
+#define MAX_ADDED_MD 16 /* entries filters add before the writer grows */
+#define ADDED_MD_BYTES 2048 /* text filters add before the writer grows */
+#define MAX_BATCH_OPS 8     /* gRPC takes each op type once per batch: at most 6 */
 
 /* ---- the front end's table of real functions ---- */
 
-#include "utf8.h"
 static _Atomic(const rpct__grpc_api *) api;
 
 void rpct__dispatch_set_api(const rpct__grpc_api *a) { atomic_store(&api, a); }
@@ -47,9 +56,10 @@ static inline const rpct__grpc_api *real(void) {
   return atomic_load_explicit(&api, memory_order_acquire);
 }
 
-/* Client batches whose metadata could not be extended (too many entries);
- * the call goes on without trace headers. */
-static atomic_uint_least64_t md_not_injected;
+/* What could not be traced (rpct_call_stats_get): calls left untraced
+ * because no table slot could be had, batches of traced calls whose
+ * completion could not be kept. Relaxed counters, any thread. */
+static atomic_uint_least64_t calls_untraced, batches_unobserved;
 
 /* ---- filters ---- */
 
@@ -79,6 +89,7 @@ typedef struct call_state {
   pthread_mutex_t lock;             /* serialises the filters' callbacks of this call */
   atomic_int app_refs;              /* references the application holds */
   bool sent_md, status_done, ended; /* under lock */
+  bool blind;                       /* under lock: a batch's completion went unobserved (counted) */
   gpr_timespec deadline;            /* server: the call's deadline */
   uint32_t follow;                  /* bit i: filter i follows the call */
   void *fdata[MAX_FILTERS];
@@ -91,15 +102,19 @@ typedef struct call_state {
 
 /* ---- events ---- */
 
-/* The metadata array as filters see it (at most MAX_MD_IN entries). */
-static size_t md_view(const grpc_metadata_array *a, rpct_md *out) {
-  size_t n = 0;
-  for (size_t i = 0; a && i < a->count && n < MAX_MD_IN; i++) {
+/* The metadata array as filters see it: every entry, wherever the
+ * headers rpctrace reads sit in it. Up to MD_STACK entries in `stack`;
+ * more in `call`'s arena (a request may carry hundreds). */
+static const rpct_md *md_view(grpc_call *call, const grpc_metadata_array *a,
+                              rpct_md stack[MD_STACK], size_t *n) {
+  *n = a ? a->count : 0;
+  rpct_md *out = *n <= MD_STACK ? stack : grpc_call_arena_alloc(call, *n * sizeof *out);
+  for (size_t i = 0; i < *n; i++) {
     const grpc_metadata *m = &a->metadata[i];
-    out[n++] = (rpct_md){(const char *)GRPC_SLICE_START_PTR(m->key), GRPC_SLICE_LENGTH(m->key),
-                         (const char *)GRPC_SLICE_START_PTR(m->value), GRPC_SLICE_LENGTH(m->value)};
+    out[i] = (rpct_md){(const char *)GRPC_SLICE_START_PTR(m->key), GRPC_SLICE_LENGTH(m->key),
+                       (const char *)GRPC_SLICE_START_PTR(m->value), GRPC_SLICE_LENGTH(m->value)};
   }
-  return n;
+  return out;
 }
 
 static bool following(const call_state *cs, size_t i) { return (cs->follow >> i) & 1u; }
@@ -124,6 +139,20 @@ static void finish(call_state *cs, int code, const char *msg) {
   pthread_mutex_unlock(&cs->lock);
 }
 
+/* The application released the call before a status was seen. Core
+ * cancels such a call; but when one of its batches went unobserved, the
+ * status may have come and gone unseen: then the span ends with none
+ * (unset, never an error it cannot vouch for). */
+static void finish_released(call_state *cs) {
+  rpct_call_status st = {.code = GRPC_STATUS_CANCELLED,
+                         .message = "call released before it completed"};
+  st.message_len = strlen(st.message);
+  pthread_mutex_lock(&cs->lock);
+  if (cs->blind) cs->status_done = true;
+  finish_locked(cs, &st);
+  pthread_mutex_unlock(&cs->lock);
+}
+
 /* Why a server call was cancelled: core reports both a client's cancel and
  * an expired deadline as "cancelled"; the deadline tells them apart. */
 static grpc_status_code server_cancel_code(const call_state *cs) {
@@ -136,11 +165,12 @@ static grpc_status_code server_cancel_code(const call_state *cs) {
  * ops (a server reads the request before it replies, a client sends first),
  * then the status. */
 static void batch_events_locked(call_state *cs, const pending_op *op, bool success) {
-  rpct_md md[MAX_MD_IN];
+  rpct_md stack[MD_STACK];
+  size_t n;
   for (uint8_t k = 0; k < op->n_order && success; k++) {
     switch (op->order[k]) {
       case B_RECV_INITIAL_MD: {
-        size_t n = md_view(op->recv_initial_md, md);
+        const rpct_md *md = md_view(cs->call, op->recv_initial_md, stack, &n);
         for (size_t i = 0; i < n_filters; i++)
           if (following(cs, i) && filters[i]->recv_initial_metadata)
             filters[i]->recv_initial_metadata(cs->fdata[i], md, n);
@@ -165,7 +195,7 @@ static void batch_events_locked(call_state *cs, const pending_op *op, bool succe
   rpct_call_status st = {0};
   if (op->bits & B_RECV_STATUS) {
     /* Core always completes this op, with the call's final status. */
-    size_t n = md_view(op->recv_trailing, md);
+    const rpct_md *md = md_view(cs->call, op->recv_trailing, stack, &n);
     st = (rpct_call_status){.code = *op->recv_status, .trailing = md, .n_trailing = n};
     if (op->recv_details) {
       st.message = (const char *)GRPC_SLICE_START_PTR(*op->recv_details);
@@ -223,29 +253,39 @@ static call_state *state_new(grpc_call *call, unsigned side) {
   return cs;
 }
 
-/* Run every applicable filter's start; register the call when one follows. */
+/* Run every applicable filter's start; register the call when one follows.
+ * The slot comes first: a call that cannot be tracked is left alone before
+ * any filter begins a span for it, rather than given a span that would
+ * have to end at once, as if the RPC had failed. */
 static call_state *start_call(call_state *cs, rpct_call_info *info) {
   atomic_store_explicit(&calls_seen, true, memory_order_relaxed);
+  call_slot *slot = rpct__call_claim(cs->call);
+  if (!slot) {
+    atomic_fetch_add_explicit(&calls_untraced, 1, memory_order_relaxed);
+    return NULL;
+  }
   info->call = cs->call;
   for (size_t i = 0; i < n_filters; i++) {
     if (!cs->fdata[i]) continue;
     if (filters[i]->start(cs->fdata[i], info) == RPCT_FILTER_FOLLOW) cs->follow |= 1u << i;
   }
-  if (!cs->follow) return NULL;
+  if (!cs->follow) {
+    rpct__call_unclaim(slot);
+    return NULL;
+  }
   cs->span_ctx = info->span_context;
   cs->baggage = info->baggage;
   cs->baggage_len = info->baggage_len;
   atomic_store(&cs->app_refs, 1);
-  if (!rpct__call_insert(cs->call, cs)) {
-    finish(cs, GRPC_STATUS_UNKNOWN, "rpctrace: call table full");
-    return NULL;
-  }
+  rpct__call_publish(slot, cs->call, cs);
   return cs;
 }
 
 static void ensure_init(void);
 static void functor_run(grpc_completion_queue_functor *f, int ok);
 
+/* The method as the filters see it, cut on a character boundary: a cut
+ * inside a character would leave an ill-formed sequence in span names. */
 static size_t copy_method(call_state *cs, const char *m, size_t len) {
   len = rpct__utf8_cut(m, len, sizeof cs->method - 1);
   memcpy(cs->method, m, len);
@@ -284,8 +324,6 @@ grpc_call *rpct__hook_grpc_channel_create_call(grpc_channel *channel, grpc_call 
                                                grpc_slice method, const grpc_slice *host,
                                                gpr_timespec deadline, void *reserved) {
   grpc_call *call = real()->grpc_channel_create_call(channel, parent_call, propagation_mask, cq,
-/* The method as the filters see it, cut on a character boundary: a cut
- * inside a character would leave an ill-formed sequence in span names. */
                                                      method, host, deadline, reserved);
   client_call_created(call, channel, parent_call, cq, (const char *)GRPC_SLICE_START_PTR(method),
                       GRPC_SLICE_LENGTH(method),
@@ -349,7 +387,11 @@ static grpc_call_error request(pending_op *op, void *tag_new, const request_args
   op_slot *s;
   grpc_call_error rc;
   if (rpct__is_callback_cq(op->cq)) {
-    if (!(s = rpct__op_reserve())) return start_request(a, op, tag_new);
+    if (!(s = rpct__op_reserve())) {
+      /* The call it delivers will not be recognised: one untraced call. */
+      atomic_fetch_add_explicit(&calls_untraced, 1, memory_order_relaxed);
+      return start_request(a, op, tag_new);
+    }
     op->app_functor = tag_new;
     s->op = *op;
     s->wrapper = (grpc_completion_queue_functor){.functor_run = functor_run,
@@ -358,6 +400,7 @@ static grpc_call_error request(pending_op *op, void *tag_new, const request_args
     rc = start_request(a, op, &s->wrapper);
   } else {
     s = rpct__op_publish(tag_new, op);
+    if (!s) atomic_fetch_add_explicit(&calls_untraced, 1, memory_order_relaxed);
     rc = start_request(a, op, tag_new);
   }
   if (rc != GRPC_CALL_OK && s) rpct__op_release(s);
@@ -417,7 +460,7 @@ static void server_call_arrived(const pending_op *op, bool success) {
   if (!cs) return;
   cs->cq = op->cq_bound;
   cs->cq_callback = rpct__is_callback_cq(op->cq_bound);
-  rpct_md md[MAX_MD_IN];
+  rpct_md stack[MD_STACK];
   rpct_call_info info = {.side = RPCT_SIDE_SERVER, .method_registration = op->method_registration};
   if (op->reg_method) {
     info.method_len = copy_method(cs, op->reg_method, strlen(op->reg_method));
@@ -431,8 +474,7 @@ static void server_call_arrived(const pending_op *op, bool success) {
   cs->deadline = op->details ? op->details->deadline
                  : op->deadline ? *op->deadline
                                 : gpr_inf_future(GPR_TIMESPAN); /* TIMESPAN: not known */
-  info.n_metadata = md_view(op->request_md, md);
-  info.metadata = md;
+  info.metadata = md_view(call, op->request_md, stack, &info.n_metadata);
   start_call(cs, &info);
 }
 
@@ -454,7 +496,9 @@ static void functor_run(grpc_completion_queue_functor *f, int ok) {
 }
 
 /* Inject the filters' metadata into a copy of `ops`; returns the ops to
- * start (the copy, or `ops` unchanged). */
+ * start (the copy, or `ops` unchanged). The application's entries and
+ * what filters add go on the stack when they fit, else in the call's
+ * arena: the writer grows there (md_writer.c). */
 static const grpc_op *inject(call_state *cs, const grpc_op *ops, size_t nops, grpc_op *copy,
                              grpc_metadata *md_out, char *md_buf) {
   size_t at = nops;
@@ -462,14 +506,15 @@ static const grpc_op *inject(call_state *cs, const grpc_op *ops, size_t nops, gr
     if (ops[i].op == GRPC_OP_SEND_INITIAL_METADATA) at = i;
   if (at == nops || cs->side != RPCT_SIDE_CLIENT || nops > MAX_BATCH_OPS) return ops;
   const grpc_op *o = &ops[at];
-  size_t n_app = o->data.send_initial_metadata.count;
-  if (n_app > MAX_APP_MD_OUT) {
-    atomic_fetch_add_explicit(&md_not_injected, 1, memory_order_relaxed);
-    return ops;
+  size_t n_app = o->data.send_initial_metadata.count, cap = MD_STACK + MAX_ADDED_MD;
+  if (n_app > MD_STACK) {
+    cap = n_app + MAX_ADDED_MD;
+    md_out = grpc_call_arena_alloc(cs->call, cap * sizeof *md_out);
   }
   rpct_md_writer w;
-  rpct__md_writer_init(&w, o->data.send_initial_metadata.metadata, n_app, md_out,
-                       MAX_APP_MD_OUT + MAX_ADDED_MD, md_buf, ADDED_MD_BYTES);
+  rpct__md_writer_init(&w, o->data.send_initial_metadata.metadata, n_app, md_out, cap, md_buf,
+                       ADDED_MD_BYTES);
+  w.call = cs->call;
   pthread_mutex_lock(&cs->lock);
   if (!cs->sent_md && !cs->ended) {
     cs->sent_md = true;
@@ -481,7 +526,7 @@ static const grpc_op *inject(call_state *cs, const grpc_op *ops, size_t nops, gr
   if (w.n_out == n_app) return ops;
   memcpy(copy, ops, nops * sizeof *ops);
   copy[at].data.send_initial_metadata.count = w.n_out;
-  copy[at].data.send_initial_metadata.metadata = md_out;
+  copy[at].data.send_initial_metadata.metadata = w.out;
   return copy;
 }
 
@@ -491,7 +536,7 @@ grpc_call_error rpct__hook_grpc_call_start_batch(grpc_call *call, const grpc_op 
   if (!cs) return real()->grpc_call_start_batch(call, ops, nops, tag, reserved);
 
   grpc_op copy[MAX_BATCH_OPS];
-  grpc_metadata md_out[MAX_APP_MD_OUT + MAX_ADDED_MD];
+  grpc_metadata md_out[MD_STACK + MAX_ADDED_MD];
   char md_buf[ADDED_MD_BYTES];
   const grpc_op *send = inject(cs, ops, nops, copy, md_out, md_buf);
 
@@ -562,6 +607,13 @@ grpc_call_error rpct__hook_grpc_call_start_batch(grpc_call *call, const grpc_op 
   } else {
     s = rpct__op_publish(tag, &op);
     rc = real()->grpc_call_start_batch(call, send, nops, tag, reserved);
+  }
+  if (rc == GRPC_CALL_OK && !s) {
+    /* Started, but its completion will not be seen (counted). */
+    atomic_fetch_add_explicit(&batches_unobserved, 1, memory_order_relaxed);
+    pthread_mutex_lock(&cs->lock);
+    cs->blind = true;
+    pthread_mutex_unlock(&cs->lock);
   }
   if (rc != GRPC_CALL_OK || !s) {
     if (s) rpct__op_release(s);
@@ -639,8 +691,7 @@ void rpct__hook_grpc_call_unref(grpc_call *call) {
   if (slot) {
     call_state *cs = slot->cs;
     if (atomic_fetch_sub(&cs->app_refs, 1) == 1) {
-      /* Released before its status: core cancels such a call. */
-      finish(cs, GRPC_STATUS_CANCELLED, "call released before it completed");
+      finish_released(cs);
       rpct__call_remove(slot, call);
     }
   }
@@ -648,6 +699,15 @@ void rpct__hook_grpc_call_unref(grpc_call *call) {
 }
 
 /* ---- the application API ---- */
+
+void rpct_call_stats_get(rpct_call_stats *out) {
+  if (!out) return;
+  *out = (rpct_call_stats){
+      .calls_untraced = atomic_load_explicit(&calls_untraced, memory_order_relaxed),
+      .batches_unobserved = atomic_load_explicit(&batches_unobserved, memory_order_relaxed),
+      .headers_dropped = rpct__md_writer_dropped(),
+  };
+}
 
 const rpct_span_context *rpct_call_span_context(const grpc_call *call) {
   call_state *cs = rpct__call_lookup(call);

@@ -99,7 +99,10 @@ extern const char rpct__front_end[];
 /* Outgoing initial metadata: the application's entries first, then what
  * filters add. Strings added are copied into `buf`; the grpc_metadata
  * entries point into it (gRPC core copies metadata inside
- * grpc_call_start_batch, so caller stack memory is enough). */
+ * grpc_call_start_batch, so caller stack memory is enough). With `call`
+ * set, a writer out of room (entries or text) continues in the call's
+ * arena instead of refusing: `out` may then move, `buf` changes for what
+ * comes next and what was written stays where it is. */
 struct rpct_md_writer {
   const grpc_metadata *app; /* the application's entries, borrowed */
   size_t n_app;
@@ -107,10 +110,14 @@ struct rpct_md_writer {
   size_t n_out, cap_out;
   char *buf;
   size_t used, cap_buf;
+  grpc_call *call; /* NULL: fixed room (rpct__md_writer_init leaves it NULL) */
 };
 
 void rpct__md_writer_init(rpct_md_writer *w, const grpc_metadata *app, size_t n_app,
                           grpc_metadata *out, size_t cap_out, char *buf, size_t cap_buf);
+/* Entries rpct_md_writer_add refused for want of room (RPCT_ERR_NO_SPACE),
+ * in every writer since the program started. */
+uint64_t rpct__md_writer_dropped(void);
 
 /* ---- tracing filters (client_filter.c, server_filter.c, tracing_config.c) ---- */
 

@@ -1,9 +1,12 @@
 /*
- * The dispatcher's lock-free lookup tables, all of fixed size in static
- * memory (tables.c): calls by grpc_call pointer, pending ops by
- * (completion queue, tag), callback completion queues, registered methods,
- * channel targets. A full table leaves the call or op untraced (counted);
- * it never blocks. Internal to interceptors/.
+ * The dispatcher's lock-free lookup tables (tables.c): calls by grpc_call
+ * pointer and pending ops by (completion queue, tag), which grow with the
+ * number of calls in flight; callback completion queues, registered
+ * methods and channel targets, of fixed size in static memory. A table
+ * that cannot take an entry (no memory left to grow, a fixed one full)
+ * says so by returning NULL, and the caller leaves the call or op
+ * untraced and counts it; nothing here blocks an RPC. Internal to
+ * interceptors/.
  */
 #ifndef RPCTRACE_INTERCEPTORS_TABLES_H
 #define RPCTRACE_INTERCEPTORS_TABLES_H
@@ -28,11 +31,22 @@ typedef struct call_slot {
   call_state *cs;
 } call_slot;
 
-bool rpct__call_insert(grpc_call *c, call_state *cs);
+/* A slot for `c`, claimed but not yet visible to lookups; NULL when none
+ * can be had (no memory to grow, or the test limit). Then either publish
+ * it with the call's state, or give it back. */
+call_slot *rpct__call_claim(const grpc_call *c);
+void rpct__call_publish(call_slot *s, const grpc_call *c, call_state *cs);
+void rpct__call_unclaim(call_slot *s);
 call_slot *rpct__call_find(const grpc_call *c);
 call_state *rpct__call_lookup(const grpc_call *c);
 /* Unlink `c` (found at `s`): its application released it. */
 void rpct__call_remove(call_slot *s, const grpc_call *c);
+/* Call slots allocated so far (grows, never shrinks). */
+size_t rpct__tables_call_capacity(void);
+/* Tests: hold at most `limit` calls at once (0: no limit, the default),
+ * so that a test can fill the table without filling the memory. Set it
+ * before any call is traced. */
+void rpct__tables_set_call_limit(size_t limit);
 
 enum { OP_BATCH = 1, OP_REQUEST = 2 };
 
@@ -85,13 +99,14 @@ typedef struct op_slot {
   pending_op op;
 } op_slot;
 
-/* A slot for a callback queue's op (found again through its functor). */
+/* A slot for a callback queue's op (found again through its functor); NULL
+ * when no memory is left to grow the table. */
 op_slot *rpct__op_reserve(void);
 /* Publish a reserved slot once filled (release): the functor that gRPC core
  * runs on another thread reads it with rpct__op_read_callback (acquire). */
 void rpct__op_publish_callback(op_slot *s);
 pending_op rpct__op_read_callback(op_slot *s);
-/* Publish `op` under (op->cq, tag) for next/pluck queues. */
+/* Publish `op` under (op->cq, tag) for next/pluck queues; NULL as above. */
 op_slot *rpct__op_publish(void *tag, const pending_op *op);
 /* Take the op published under (cq, tag), if any, into *out. */
 bool rpct__op_take(grpc_completion_queue *cq, void *tag, pending_op *out);
@@ -116,8 +131,5 @@ bool rpct__registered_any_of(const registered *table, const void *owner);
 /* The channel's target (read once per channel), and forgetting it. */
 const char *rpct__channel_target_of(grpc_channel *ch);
 void rpct__channel_forget(grpc_channel *ch);
-
-/* Calls and ops left untraced because a table was full. */
-uint64_t rpct__tables_untraced(void);
 
 #endif /* RPCTRACE_INTERCEPTORS_TABLES_H */

@@ -160,6 +160,25 @@ RPCT_API void rpct_shutdown(uint32_t timeout_ms);
  * not traced. */
 RPCT_API const rpct_span_context *rpct_call_span_context(const struct grpc_call *call);
 
+/* What the call interception could not do, counted since the program
+ * started (the tracer's own counters are in rpct_tracer_stats). None of
+ * these ever fails or delays an RPC. */
+typedef struct rpct_call_stats {
+  /* Calls left untraced, with no span, because no memory could be had to
+   * keep track of them (the tables grow with the calls in flight). */
+  uint64_t calls_untraced;
+  /* Batches of traced calls whose completion could not be kept track of
+   * (same cause). If the call's status was in one, its span ends at
+   * release with the status unset rather than a guessed one. */
+  uint64_t batches_unobserved;
+  /* Metadata entries filters added to client calls that did not fit
+   * (rpct_md_writer_add returned RPCT_ERR_NO_SPACE). */
+  uint64_t headers_dropped;
+} rpct_call_stats;
+
+/* Copy the counters into *out (caller-owned; NULL: nothing). Any thread. */
+RPCT_API void rpct_call_stats_get(rpct_call_stats *out);
+
 #ifdef __cplusplus
 }
 #endif
