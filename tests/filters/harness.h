@@ -45,6 +45,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <grpc/grpc.h>
 #include <grpc/status.h>
@@ -64,6 +65,9 @@ typedef struct th_server_options {
    * as the C++ server does; other methods still come through
    * grpc_server_request_call. */
   bool registered_unary;
+  /* GRPC_ARG_MAX_METADATA_SIZE: the request metadata the server accepts,
+   * in HPACK bytes (0: gRPC's default, 8 KB). */
+  int max_metadata_size;
 } th_server_options;
 
 /* A call as the server saw it. Header values are the first value received
@@ -74,6 +78,8 @@ typedef struct th_served {
   char traceparent[TH_TEXT];
   char tracestate[TH_TEXT];
   char baggage[TH_TEXT];
+  size_t baggage_len;     /* the first baggage value's whole length */
+  uint64_t baggage_fnv1a; /* and its FNV-1a 64 hash (th_fnv1a), to compare it whole */
   int n_traceparent, n_tracestate, n_baggage;
   int n_other_tracing; /* grpc-trace-bin, b3, x-b3-* */
   bool finished;       /* the call is over and released */
@@ -164,5 +170,8 @@ int th_abandon(grpc_channel *ch, const char *method, const char *request, const 
 
 /* A monotonic clock in milliseconds. */
 long long th_now_ms(void);
+
+/* FNV-1a, 64 bits, of s[0..n). */
+uint64_t th_fnv1a(const void *s, size_t n);
 
 #endif /* RPCT_FILTERS_HARNESS_H */

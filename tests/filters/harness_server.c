@@ -370,7 +370,11 @@ static void log_accepted(srv_call *c) {
     } else if (th__slice_is(m->key, "tracestate")) {
       if (!e.n_tracestate++) th__slice_text(e.tracestate, m->value);
     } else if (th__slice_is(m->key, "baggage")) {
-      if (!e.n_baggage++) th__slice_text(e.baggage, m->value);
+      if (!e.n_baggage++) {
+        th__slice_text(e.baggage, m->value);
+        e.baggage_len = GRPC_SLICE_LENGTH(m->value);
+        e.baggage_fnv1a = th_fnv1a(GRPC_SLICE_START_PTR(m->value), e.baggage_len);
+      }
     } else if (th__is_tracing_key(m->key)) {
       e.n_other_tracing++;
     }
@@ -594,7 +598,11 @@ int th_server_start(th_server **out, const th_server_options *o) {
   if (!s->workers) th__die("out of memory");
 
   grpc_init();
-  s->server = grpc_server_create(NULL, NULL);
+  grpc_arg max_md = {.type = GRPC_ARG_INTEGER,
+                     .key = (char *)GRPC_ARG_MAX_METADATA_SIZE,
+                     .value.integer = s->o.max_metadata_size};
+  grpc_channel_args args = {.num_args = 1, .args = &max_md};
+  s->server = grpc_server_create(s->o.max_metadata_size > 0 ? &args : NULL, NULL);
   if (s->o.registered_unary)
     s->reg_unary = grpc_server_register_method(s->server, "/test.Echo/Unary", NULL,
                                                GRPC_SRM_PAYLOAD_NONE, 0);

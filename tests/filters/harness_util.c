@@ -82,3 +82,9 @@ void th__buffer_to_text(grpc_byte_buffer *bb, char out[TH_TEXT]) {
   grpc_slice_unref(all);
 }
 
+uint64_t th_fnv1a(const void *s, size_t n) {
+  const unsigned char *p = s;
+  uint64_t h = 0xcbf29ce484222325u;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3u;
+  return h;
+}
