@@ -3,13 +3,21 @@
  * call with a request body the test chooses, through gRPC core directly
  * (no rpctrace), and prints the status code it got back.
  *
- *   send_raw HOST:PORT garbage|deep|empty|other-method
+ *   send_raw HOST:PORT BODY [SECONDS]
  *
- * garbage: bytes that are not an ExportTraceServiceRequest; deep: a valid
- * request whose attribute value nests arrays 200 deep; empty: a valid empty
- * request; other-method: a call to another method of the service.
- * Exit status 0 when a status was received (whatever it was), 1 otherwise.
+ * BODY is garbage: bytes that are not an ExportTraceServiceRequest; deep: a
+ * valid request whose attribute value nests arrays 200 deep; empty: a valid
+ * empty request; other-method: a call to another method of the service;
+ * empty-spans:BYTES: a request of exactly BYTES bytes (6 or more) of spans
+ * with no field set, the costliest request per byte for a receiver (2 bytes
+ * each on the wire, a struct each for protobuf-c, about 100 bytes each in
+ * OTLP/JSON), the last one named "x" when that makes the size exact.
+ * SECONDS is the call's deadline (default 10).
+ *
+ * It prints "spans N" for empty-spans, then "status CODE MESSAGE". Exit
+ * status 0 when a status was received (whatever it was), 1 otherwise.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +33,69 @@
 /* Serialized bytes built from the inside out (see deep_request). */
 static uint8_t buf[8192];
 static size_t start = sizeof buf;
+
+static size_t varint_len(uint64_t v) {
+  size_t n = 1;
+  while (v > 0x7F) {
+    v >>= 7;
+    n++;
+  }
+  return n;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v) {
+  while (v > 0x7F) {
+    *p++ = (uint8_t)(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = (uint8_t)v;
+  return p;
+}
+
+/* Size of a request of one ResourceSpans of one ScopeSpans holding `n`
+ * empty spans and, when `named`, one more span named "x" (5 bytes on the
+ * wire: 12 03 2a 01 'x'). */
+static size_t empty_spans_size(size_t n, bool named) {
+  size_t spans = 2 * n + (named ? 5 : 0);
+  size_t scope_spans = 1 + varint_len(spans) + spans;
+  return 1 + varint_len(scope_spans) + scope_spans;
+}
+
+/* A request of exactly `size` bytes (see the header comment); NULL when
+ * no such request exists (below 6 bytes) or memory is short. */
+static uint8_t *empty_spans_request(size_t size, size_t *spans) {
+  /* The size grows by 2 per span, and by 5 for the named one: one of the
+   * largest few counts below size/2 hits any size from 6 up exactly. */
+  size_t n = 0;
+  bool named = false, found = false;
+  for (size_t guess = size / 2 + 1; guess-- > 0 && size / 2 - guess < 16 && !found;) {
+    for (int k = 0; k < 2 && !found; k++) {
+      if (empty_spans_size(guess, k == 1) == size) {
+        n = guess;
+        named = k == 1;
+        found = true;
+      }
+    }
+  }
+  if (!found) return NULL;
+  uint8_t *req = malloc(size), *p = req;
+  if (!req) return NULL;
+  size_t inner = 2 * n + (named ? 5 : 0);
+  *p++ = 0x0a; /* ExportTraceServiceRequest.resource_spans */
+  p = put_varint(p, 1 + varint_len(inner) + inner);
+  *p++ = 0x12; /* ResourceSpans.scope_spans */
+  p = put_varint(p, inner);
+  for (size_t i = 0; i < n; i++) {
+    *p++ = 0x12; /* ScopeSpans.spans, empty */
+    *p++ = 0x00;
+  }
+  if (named) {
+    static const uint8_t span_x[] = {0x12, 0x03, 0x2a, 0x01, 'x'}; /* Span.name = "x" */
+    memcpy(p, span_x, sizeof span_x);
+  }
+  *spans = n + (named ? 1 : 0);
+  return req;
+}
 
 static void prepend_varint(uint64_t v) {
   uint8_t tmp[10];
@@ -55,11 +126,16 @@ static void deep_request(unsigned levels) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: send_raw HOST:PORT garbage|deep|empty|other-method\n");
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr,
+            "usage: send_raw HOST:PORT garbage|deep|empty|other-method|empty-spans:BYTES "
+            "[SECONDS]\n");
     return 2;
   }
   const char *method = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+  const uint8_t *body = NULL;
+  size_t body_len = 0;
+  uint8_t *big = NULL;
   if (strcmp(argv[2], "garbage") == 0) {
     static const uint8_t garbage[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x02};
     start = sizeof buf - sizeof garbage;
@@ -68,10 +144,28 @@ int main(int argc, char **argv) {
     deep_request(200);
   } else if (strcmp(argv[2], "other-method") == 0) {
     method = "/opentelemetry.proto.collector.trace.v1.TraceService/Other";
+  } else if (strncmp(argv[2], "empty-spans:", 12) == 0) {
+    char *end;
+    unsigned long long size = strtoull(argv[2] + 12, &end, 10);
+    size_t spans = 0;
+    if (*end || !(big = empty_spans_request((size_t)size, &spans))) {
+      fprintf(stderr, "send_raw: cannot make a request of %s bytes\n", argv[2] + 12);
+      return 2;
+    }
+    body = big;
+    body_len = (size_t)size;
+    printf("spans %zu\n", spans);
+    fflush(stdout);
   } else if (strcmp(argv[2], "empty") != 0) {
     fprintf(stderr, "send_raw: unknown body %s\n", argv[2]);
     return 2;
   }
+  if (!body) {
+    body = buf + start;
+    body_len = sizeof buf - start;
+  }
+  long seconds = argc == 4 ? strtol(argv[3], NULL, 10) : 10;
+  if (seconds <= 0) seconds = 10;
 
   grpc_init();
   grpc_channel_credentials *creds = grpc_insecure_credentials_create();
@@ -79,14 +173,15 @@ int main(int argc, char **argv) {
   grpc_channel_credentials_release(creds);
   grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
   gpr_timespec deadline =
-      gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(10, GPR_TIMESPAN));
+      gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(seconds, GPR_TIMESPAN));
   grpc_slice method_slice = grpc_slice_from_static_string(method);
   grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method_slice,
                                              NULL, deadline, NULL);
 
-  grpc_slice body = grpc_slice_from_copied_buffer((const char *)buf + start, sizeof buf - start);
-  grpc_byte_buffer *request = grpc_raw_byte_buffer_create(&body, 1);
-  grpc_slice_unref(body);
+  grpc_slice body_slice = grpc_slice_from_copied_buffer((const char *)body, body_len);
+  free(big);
+  grpc_byte_buffer *request = grpc_raw_byte_buffer_create(&body_slice, 1);
+  grpc_slice_unref(body_slice);
   grpc_byte_buffer *response = NULL;
   grpc_metadata_array initial, trailing;
   grpc_metadata_array_init(&initial);
