@@ -182,7 +182,9 @@ void rpct__json_str(rpct__json_buf *b, const char *s, size_t n) {
         rpct__json_put(b, s + i, len);
         i += len;
       } else {
-        RPCT__JSON_LIT(b, "\\ufffd");
+        /* U+FFFD itself, as the protobuf encoder writes it (utf8.c), so
+         * the JSON and protobuf forms of one span carry the same string. */
+        RPCT__JSON_LIT(b, "\xEF\xBF\xBD");
         i += skip;
       }
       continue;

@@ -41,7 +41,7 @@ static const char full_json[] =
     "{\"key\":\"bytes\",\"value\":{\"bytesValue\":\"AP8Q\"}},"
     "{\"key\":\"empty\",\"value\":{}},"
     "{\"key\":\"nan\",\"value\":{\"doubleValue\":\"NaN\"}},"
-    "{\"key\":\"bad utf8\",\"value\":{\"stringValue\":\"a\\ufffdb\"}}],"
+    "{\"key\":\"bad utf8\",\"value\":{\"stringValue\":\"a\xef\xbf\xbd" "b\"}}],"
     "\"droppedAttributesCount\":3,\"events\":[{\"timeUnixNano\":\"1700000000000000001\","
     "\"name\":\"ev\",\"attributes\":[{\"key\":\"n\",\"value\":{\"intValue\":\"1\"}}],"
     "\"droppedAttributesCount\":2}],\"droppedEventsCount\":4,\"links\":[{\"traceId\":"

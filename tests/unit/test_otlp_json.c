@@ -238,13 +238,13 @@ static const struct {
     {"del\x7f", 4, "del\x7f"},
     {"caf\xc3\xa9", 5, "caf\xc3\xa9"},
     {"\xe2\x82\xac \xf0\x9f\x98\x80", 8, "\xe2\x82\xac \xf0\x9f\x98\x80"},
-    {"bad\xff", 4, "bad\\ufffd"},
-    {"cut\xc3", 4, "cut\\ufffd"},
-    {"\xe2\x82x", 3, "\\ufffdx"},                  /* a truncated sequence: one U+FFFD */
-    {"\xc0\xaf", 2, "\\ufffd\\ufffd"},             /* overlong '/' */
-    {"\xed\xa0\x80", 3, "\\ufffd\\ufffd\\ufffd"},  /* a surrogate */
-    {"\xf4\x90\x80\x80", 4, "\\ufffd\\ufffd\\ufffd\\ufffd"}, /* above U+10FFFF */
-    {"\x80\xbf", 2, "\\ufffd\\ufffd"},             /* lone continuation bytes */
+    {"bad\xff", 4, "bad\xef\xbf\xbd"},
+    {"cut\xc3", 4, "cut\xef\xbf\xbd"},
+    {"\xe2\x82x", 3, "\xef\xbf\xbdx"},                  /* a truncated sequence: one U+FFFD */
+    {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd"},             /* overlong '/' */
+    {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},  /* a surrogate */
+    {"\xf4\x90\x80\x80", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* above U+10FFFF */
+    {"\x80\xbf", 2, "\xef\xbf\xbd\xef\xbf\xbd"},             /* lone continuation bytes */
 };
 /* clang-format on */
 
@@ -394,7 +394,7 @@ static void test_keys_resource_and_scope_strings_are_escaped_too(void **state) {
   /* clang-format off */
   assert_string_equal(
       out, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"k\\\"ey\",\"value\":{"
-           "\"stringValue\":\"line\\nbreak\\ufffd\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":"
+           "\"stringValue\":\"line\\nbreak\xef\xbf\xbd\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":"
            "\"sc\\\\ope\",\"version\":\"\\u0001\"},\"spans\":[{" IDS
            ",\"flags\":257,\"name\":\"s\",\"kind\":1," TIMES
            ",\"attributes\":[{\"key\":\"a\\tb\",\"value\":{\"stringValue\":\"\xc3\xa9\\\"\"}}]}]}]}]}\n");
@@ -420,7 +420,7 @@ static void test_string_arrays_as_array_values(void **state) {
       out, ONE_SPAN_LINE("{" IDS ",\"flags\":257,\"name\":\"a\",\"kind\":2," TIMES
                          ",\"attributes\":[{\"key\":\"h\",\"value\":{\"arrayValue\":{\"values\":["
                          "{\"stringValue\":\"x\"},{\"stringValue\":\"\"},"
-                         "{\"stringValue\":\"q\\\"\\ufffd\"}]}}},"
+                         "{\"stringValue\":\"q\\\"\xef\xbf\xbd\"}]}}},"
                          "{\"key\":\"none\",\"value\":{\"arrayValue\":{}}}]}"));
   free(out);
   rpct_resource_del(res);
