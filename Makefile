@@ -7,6 +7,9 @@
 #   make test        build and test $(BUILD), then the ASan+UBSan tree $(ASAN_BUILD),
 #                    then the ThreadSanitizer tree $(TSAN_BUILD)
 #   make demo        build, then run the multi-service demo (scripts/demo.sh) and print its traces
+#   make bench       build the benchmarks in $(BENCH_BUILD) (Release) and run them all
+#                    (scripts/bench.sh, 7-12 min on 2 cores); ends with name=value figures;
+#                    BENCH_PNG=docs/perf-latency.png also copies the latency plot there
 #   make clean       remove the build trees
 #
 # Override on the command line, e.g. `make test BUILD=/tmp/b JOBS=8`.
@@ -14,13 +17,14 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
+BENCH_BUILD ?= build-bench
 JOBS ?= $(shell nproc)
 
 # The sanitizer run: leaks and any UBSan report fail the test that caused them.
 SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
                 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all bootstrap build npm test demo clean
+.PHONY: all bootstrap build npm test demo bench clean
 
 all: build
 
@@ -50,6 +54,11 @@ test: build npm
 
 demo: build
 	bash scripts/demo.sh $(BUILD)
+
+# Programs that print figures (docs/PERFORMANCE.md records them), in a
+# Release tree of their own so the test trees keep their build types.
+bench: bootstrap
+	bash scripts/bench.sh $(BENCH_BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

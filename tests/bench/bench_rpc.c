@@ -1,20 +1,22 @@
 /*
  * Unary RPC throughput with and without rpctrace (a program, not a test: it
  * prints figures; tests/bench/bench_rpc.sh runs both builds and compares
- * them). One source, two programs:
+ * them, scripts/bench.sh runs everything). One source, two programs:
  *
  *   bench_rpc_plain   -DRPCT_UNTRACED: gRPC core only; no rpctrace header is
  *                     included and no rpctrace library is linked. This is
  *                     the baseline of DESIGN.md's performance model.
  *   bench_rpc_traced  linked with rpctrace::wrap. rpct_init() gets a tracer
- *                     with the always_on sampler and the batch processor
- *                     (the specification's defaults: queue 2048, batch 512,
+ *                     with the sampler of OTEL_TRACES_SAMPLER (default
+ *                     parentbased_always_on) and the batch processor (the
+ *                     specification's defaults: queue 2048, batch 512,
  *                     delay 5000 ms) over a user exporter that counts the
  *                     spans it receives and discards them, so the figure is
- *                     what tracing costs, not what I/O costs. At the end it
- *                     checks that the exporter received 2 spans per RPC
+ *                     what tracing costs, not what I/O costs (--exporter
+ *                     otlp: what I/O costs too). At the end it checks that
+ *                     the exporter received 2 spans per RPC when sampled
  *                     (one CLIENT, and one SERVER whose parent is remote:
- *                     the context crossed the wire).
+ *                     the context crossed the wire), none when not.
  *
  * In one process: a server on 127.0.0.1 (a free port) with --server-threads
  * threads, each with its own completion queue, echoing /bench.Echo/Unary;
@@ -36,8 +38,29 @@
  * run's RPC/s is not a throughput figure (an atomic add per allocation).
  *
  *   bench_rpc_{plain,traced} [--clients N] [--server-threads N]
- *       [--duration S] [--warmup S] [--payload BYTES] [--unregistered]
- *       [--count-allocs] [--send-traceparent (plain only)]
+ *       [--duration S] [--warmup S] [--rpcs N] [--payload BYTES]
+ *       [--unregistered] [--count-allocs] [--latency-out FILE]
+ *       [--send-traceparent (plain only)]
+ *       [--exporter discard|otlp] [--otlp-endpoint HOST:PORT] (traced only)
+ *
+ * --rpcs N: instead of a warm-up and a measured window, make exactly N RPCs
+ * (spread over the clients) and stop; the whole run is the window. For
+ * callgrind, whose instruction counts are compared between two values of N
+ * so that set-up and tear-down cancel (tests/bench/bench_callgrind.sh).
+ * --latency-out FILE: each client times each of its RPCs in the measured
+ * window (two CLOCK_MONOTONIC reads, in both programs alike) into a
+ * log-linear histogram (bench_util.h); the merged histogram is written to
+ * FILE as lines "LOW_NS HIGH_NS COUNT" and its quantiles printed.
+ *
+ * The traced program's sampler comes from OTEL_TRACES_SAMPLER (rpctrace's
+ * rpct_sampler_from_env: parentbased_always_on when unset, always_off for
+ * the "unsampled" runs). --exporter otlp replaces the discarding exporter
+ * with rpctrace's OTLP/gRPC exporter sending to --otlp-endpoint (plaintext;
+ * bench_otlp_sink is a receiver that discards), so encoding and sending are
+ * in the figure; the check is then on the batch processor's counters
+ * (every span accepted or dropped, every accepted one exported). Spans
+ * dropped because the queue was full are printed: a run that drops spans
+ * did less work than a traced program should, and says so.
  *
  * --unregistered: the client uses grpc_channel_create_call and the server
  * grpc_server_request_call instead of the registered-method calls.
@@ -65,6 +88,8 @@
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
 #include <grpc/support/time.h>
+
+#include "bench_util.h"
 
 #ifndef RPCT_UNTRACED
 #include "rpctrace/rpctrace.h"
@@ -202,17 +227,22 @@ typedef struct options {
   bool unregistered;
   bool count_allocs;
   bool send_traceparent;
+  unsigned long long rpcs; /* --rpcs: fixed count, 0: timed window */
+  const char *latency_out; /* --latency-out FILE, or NULL */
+  bool export_otlp;        /* traced: --exporter otlp */
+  const char *otlp_endpoint;
 } options;
 
 static void usage(const char *argv0) {
 #ifdef RPCT_UNTRACED
   const char *more = " [--send-traceparent]";
 #else
-  const char *more = "";
+  const char *more = "\n       [--exporter discard|otlp] [--otlp-endpoint HOST:PORT]";
 #endif
   fprintf(stderr,
           "usage: %s [--clients N] [--server-threads N] [--duration S] [--warmup S]\n"
-          "       [--payload BYTES] [--unregistered] [--count-allocs]%s\n",
+          "       [--rpcs N] [--payload BYTES] [--unregistered] [--count-allocs]\n"
+          "       [--latency-out FILE]%s\n",
           argv0, more);
   exit(2);
 }
@@ -245,12 +275,31 @@ static options parse_options(int argc, char **argv) {
       o.unregistered = true;
     else if (!strcmp(argv[i], "--count-allocs"))
       o.count_allocs = true;
+    else if (!strcmp(argv[i], "--rpcs"))
+      o.rpcs = (unsigned long long)arg_num(argc, argv, &i, 1, 1e9);
+    else if (!strcmp(argv[i], "--latency-out") && i + 1 < argc)
+      o.latency_out = argv[++i];
 #ifdef RPCT_UNTRACED
     else if (!strcmp(argv[i], "--send-traceparent"))
       o.send_traceparent = true;
+#else
+    else if (!strcmp(argv[i], "--exporter") && i + 1 < argc) {
+      const char *v = argv[++i];
+      if (strcmp(v, "discard") && strcmp(v, "otlp")) usage(argv[0]);
+      o.export_otlp = !strcmp(v, "otlp");
+    } else if (!strcmp(argv[i], "--otlp-endpoint") && i + 1 < argc)
+      o.otlp_endpoint = argv[++i];
 #endif
     else
       usage(argv[0]);
+  }
+  if (o.export_otlp && !o.otlp_endpoint) {
+    fprintf(stderr, "--exporter otlp needs --otlp-endpoint HOST:PORT\n");
+    exit(2);
+  }
+  if (o.rpcs && o.rpcs < (unsigned long long)o.clients) {
+    fprintf(stderr, "--rpcs must be at least --clients\n");
+    exit(2);
   }
   return o;
 }
@@ -439,6 +488,10 @@ static void server_stop(server *srv) {
 
 /* ---- clients ---- */
 
+/* Written by main (on at the start of the measured window, off at its
+ * end); read by the clients to decide whether to time an RPC. */
+static atomic_bool in_window;
+
 typedef struct client {
   _Alignas(64) atomic_ullong done; /* RPCs completed (written by the client only) */
   atomic_ullong failed;
@@ -446,11 +499,26 @@ typedef struct client {
   void *method; /* grpc_channel_register_call handle, or NULL */
   size_t payload;
   bool send_traceparent;
+  unsigned long long quota; /* --rpcs: this client's share; 0: until stop */
+  uint64_t *hist;           /* --latency-out: BENCH_HIST_BUCKETS counts, else NULL */
   atomic_bool *stop;
 } client;
 
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* --send-traceparent: a valid W3C traceparent with new ids for each call
- * (xorshift64; they only need to differ, as real ids do). */
+ * (xorshift64; they only need to differ, as real ids do), hex-encoded by
+ * table: the floor should be what gRPC pays to carry the header, not what
+ * a printf costs (about 1,500 instructions) to make it. */
+static void hex64(uint64_t v, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; i--, v >>= 4) out[i] = digits[v & 15];
+}
+
 static void make_traceparent(uint64_t *state, char out[56]) {
   uint64_t v[3];
   for (int i = 0; i < 3; i++) {
@@ -458,8 +526,12 @@ static void make_traceparent(uint64_t *state, char out[56]) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     v[i] = *state = x;
   }
-  snprintf(out, 56, "00-%016llx%016llx-%016llx-01", (unsigned long long)v[0],
-           (unsigned long long)v[1], (unsigned long long)v[2]);
+  memcpy(out, "00-", 3);
+  hex64(v[0], out + 3);
+  hex64(v[1], out + 19);
+  out[35] = '-';
+  hex64(v[2], out + 36);
+  memcpy(out + 52, "-01", 4); /* and the NUL */
 }
 
 static void *client_main(void *arg) {
@@ -478,7 +550,8 @@ static void *client_main(void *arg) {
   char traceparent[56];
   grpc_metadata md = {.key = grpc_slice_from_static_string("traceparent")};
   unsigned long long done = 0, failed = 0;
-  while (!atomic_load_explicit(c->stop, memory_order_relaxed)) {
+  while (c->quota ? done < c->quota : !atomic_load_explicit(c->stop, memory_order_relaxed)) {
+    uint64_t t_start = c->hist ? mono_ns() : 0;
     gpr_timespec deadline = in_s(CALL_DEADLINE_S);
     grpc_call *call = c->method
                           ? grpc_channel_create_registered_call(
@@ -528,6 +601,8 @@ static void *client_main(void *arg) {
     grpc_metadata_array_destroy(&initial);
     grpc_metadata_array_destroy(&trailing);
     grpc_call_unref(call);
+    if (c->hist && atomic_load_explicit(&in_window, memory_order_relaxed))
+      c->hist[bench_hist_index(mono_ns() - t_start)]++;
     atomic_store_explicit(&c->done, ++done, memory_order_relaxed);
   }
   atomic_store(&c->failed, failed);
@@ -575,55 +650,115 @@ static void check(int r, const char *what) {
   if (r != RPCT_OK) die("%s: %s", what, rpct_strerror(r));
 }
 
-static rpct_tracer *tracing_start(received *r) {
+typedef struct tracing {
+  rpct_tracer *tracer;
+  rpct_processor *processor; /* owned by the tracer */
+  received rcv;
+  bool otlp;
+  bool sampled;      /* the sampler samples a root span */
+  char sampler[256]; /* its description */
+} tracing;
+
+static void tracing_start(tracing *tr, const options *opt) {
   rpct_exporter *e;
-  rpct_processor *p;
   rpct_sampler *s;
   rpct_tracer_options *o;
-  rpct_tracer *t;
   /* The specification's defaults, whatever OTEL_BSP_* says. */
   const rpct_batch_options bo = {.max_queue_size = 2048,
                                  .schedule_delay_ms = 5000,
                                  .max_export_batch_size = 512,
                                  .export_timeout_ms = 30000};
-  check(rpct_exporter_new(&e, &discard_ops, r, NULL), "exporter");
-  check(rpct_batch_processor_new(&p, e, &bo, NULL), "batch processor");
-  check(rpct_sampler_always_on_new(&s, NULL), "sampler");
+  tr->otlp = opt->export_otlp;
+  if (tr->otlp) {
+    const rpct_otlp_options oo = {.endpoint = opt->otlp_endpoint,
+                                  .insecure = RPCT_OTLP_PLAINTEXT,
+                                  .compression = RPCT_OTLP_COMPRESSION_NONE};
+    check(rpct_otlp_exporter_new(&e, &oo, NULL), "OTLP exporter");
+  } else {
+    check(rpct_exporter_new(&e, &discard_ops, &tr->rcv, NULL), "exporter");
+  }
+  check(rpct_batch_processor_new(&tr->processor, e, &bo, NULL), "batch processor");
+  check(rpct_sampler_from_env(&s, NULL), "sampler");
+  /* What it decides for a root span: the client span of every call here,
+   * and (parent-based or not) the server span follows the same decision. */
+  rpct_trace_id id;
+  rpct_trace_id_generate(&id);
+  const rpct_sampling_params sp = {
+      .trace_id = &id, .name = METHOD + 1, .kind = RPCT_SPAN_KIND_CLIENT};
+  tr->sampled = rpct_sampler_should_sample(s, &sp) == RPCT_SAMPLING_RECORD_AND_SAMPLE;
+  snprintf(tr->sampler, sizeof tr->sampler, "%s", rpct_sampler_description(s));
   check(rpct_tracer_options_new(&o), "tracer options");
   rpct_tracer_options_set_sampler(o, s);
-  rpct_tracer_options_set_processor(o, p);
-  check(rpct_tracer_new(&t, o), "tracer");
+  rpct_tracer_options_set_processor(o, tr->processor);
+  check(rpct_tracer_new(&tr->tracer, o), "tracer");
   rpct_tracer_options_del(o);
-  check(rpct_init(t), "rpct_init");
-  return t;
+  check(rpct_init(tr->tracer), "rpct_init");
 }
 
-/* Flush, print what the exporter received; returns whether it is 2 spans
- * (one CLIENT, one SERVER) per RPC. */
-static bool tracing_finish(rpct_tracer *t, received *r, unsigned long long rpcs) {
-  check(rpct_tracer_force_flush(t, 30000), "force flush");
+/* Flush, print what was exported; returns whether every span an RPC should
+ * make (2 when sampled: one CLIENT and one SERVER with a remote parent; 0
+ * when not) was exported or, if the queue was full, dropped and counted. */
+static bool tracing_finish(tracing *tr, unsigned long long rpcs) {
+  check(rpct_tracer_force_flush(tr->tracer, 30000), "force flush");
   rpct_tracer_stats st;
-  rpct_tracer_get_stats(t, &st);
-  unsigned long long spans = atomic_load(&r->spans), cl = atomic_load(&r->client),
-                     sv = atomic_load(&r->server), linked = atomic_load(&r->linked);
-  bool ok = spans == 2 * rpcs && cl == rpcs && sv == rpcs && linked == rpcs;
-  printf(
-      "spans received by the exporter: %llu (%llu CLIENT, %llu SERVER of which %llu with a "
-      "remote parent); want 2 x %llu RPCs = %llu: %s\n",
-      spans, cl, sv, linked, rpcs, 2 * rpcs, ok ? "ok" : "MISMATCH");
+  rpct_tracer_get_stats(tr->tracer, &st);
+  const rpct_processor_stats *ps = &st.processor;
+  unsigned long long want = tr->sampled ? 2 * rpcs : 0;
+  unsigned long long dropped = (unsigned long long)ps->dropped_full;
+  bool ok;
+  if (tr->otlp) {
+    ok = ps->accepted + dropped == want && ps->exported == ps->accepted && !ps->failed &&
+         !ps->rejected;
+    printf("spans exported over OTLP/gRPC: %llu (+ %llu dropped, queue full); want %llu: %s\n",
+           (unsigned long long)ps->exported, dropped, want, ok ? "ok" : "MISMATCH");
+  } else {
+    received *r = &tr->rcv;
+    unsigned long long spans = atomic_load(&r->spans), cl = atomic_load(&r->client),
+                       sv = atomic_load(&r->server), linked = atomic_load(&r->linked);
+    ok = spans + dropped == want && cl + sv == spans && linked == sv &&
+         (dropped || (cl == sv && cl == want / 2));
+    printf(
+        "spans received by the exporter: %llu (%llu CLIENT, %llu SERVER of which %llu with a "
+        "remote parent) + %llu dropped; want %llu: %s\n",
+        spans, cl, sv, linked, dropped, want, ok ? "ok" : "MISMATCH");
+  }
+  if (dropped)
+    printf("WARNING: %llu spans dropped (queue full): this run did less tracing work than asked\n",
+           dropped);
   printf(
       "tracer: %llu spans started, %llu ended; batch processor: %llu accepted, %llu exported, "
       "%llu dropped (queue full), %llu failed\n",
       (unsigned long long)st.spans_started, (unsigned long long)st.spans_ended,
-      (unsigned long long)st.processor.accepted, (unsigned long long)st.processor.exported,
-      (unsigned long long)st.processor.dropped_full, (unsigned long long)st.processor.failed);
+      (unsigned long long)ps->accepted, (unsigned long long)ps->exported, dropped,
+      (unsigned long long)ps->failed);
   rpct_shutdown(10000);
-  rpct_tracer_del(t);
+  rpct_tracer_del(tr->tracer);
   return ok;
 }
 #endif
 
 /* ---- main ---- */
+
+/* --latency-out: merge the clients' histograms, write FILE, print quantiles. */
+static void latency_report(const options *o, client *cl) {
+  static uint64_t sum[BENCH_HIST_BUCKETS];
+  uint64_t n = 0;
+  for (int i = 0; i < o->clients; i++)
+    for (int b = 0; b < BENCH_HIST_BUCKETS; b++) sum[b] += cl[i].hist[b], n += cl[i].hist[b];
+  FILE *f = fopen(o->latency_out, "w");
+  if (!f) die("cannot write %s", o->latency_out);
+  fprintf(f, "# bench_rpc per-RPC latency histogram: LOW_NS HIGH_NS COUNT (%llu RPCs)\n",
+          (unsigned long long)n);
+  for (int b = 0; b < BENCH_HIST_BUCKETS; b++)
+    if (sum[b])
+      fprintf(f, "%llu %llu %llu\n", (unsigned long long)bench_hist_low(b),
+              (unsigned long long)bench_hist_low(b + 1), (unsigned long long)sum[b]);
+  if (fclose(f) != 0) die("cannot write %s", o->latency_out);
+  printf("latency us: p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f (%llu RPCs; histogram in %s)\n",
+         bench_hist_quantile(sum, 0.50) / 1e3, bench_hist_quantile(sum, 0.90) / 1e3,
+         bench_hist_quantile(sum, 0.99) / 1e3, bench_hist_quantile(sum, 0.999) / 1e3,
+         (unsigned long long)n, o->latency_out);
+}
 
 int main(int argc, char **argv) {
   options o = parse_options(argc, argv);
@@ -635,21 +770,30 @@ int main(int argc, char **argv) {
          o.send_traceparent ? "; the client sends a traceparent header of its own" : "");
 #else
   const char *name = "bench_rpc_traced";
-  static received rcv;
-  rpct_tracer *tracer = tracing_start(&rcv);
+  static tracing tr;
+  tracing_start(&tr, &o);
+  char exporter[160];
+  if (o.export_otlp)
+    snprintf(exporter, sizeof exporter, "OTLP/gRPC exporter to %s", o.otlp_endpoint);
+  else
+    snprintf(exporter, sizeof exporter, "an exporter that counts and discards");
   printf(
-      "%s: rpctrace %s (rpctrace::wrap), always_on sampler, batch processor (queue 2048, "
-      "batch 512), exporter discards\n",
-      name, RPCT_VERSION_STRING);
+      "%s: rpctrace %s (rpctrace::wrap), sampler %s (%s), batch processor (queue 2048, "
+      "batch 512), %s\n",
+      name, RPCT_VERSION_STRING, tr.sampler, tr.sampled ? "samples" : "does not sample", exporter);
 #endif
   grpc_init();
+  char plan[96];
+  if (o.rpcs)
+    snprintf(plan, sizeof plan, "%llu RPCs, no warm-up", o.rpcs);
+  else
+    snprintf(plan, sizeof plan, "%.1f s warm-up, %.1f s measured", o.warmup_s, o.duration_s);
   printf(
       "gRPC core %s; %d client thread%s (a channel each), %d server thread%s; %s method; "
-      "%zu-byte request and reply; %.1f s warm-up, %.1f s measured%s\n",
+      "%zu-byte request and reply; %s%s\n",
       grpc_version_string(), o.clients, o.clients > 1 ? "s" : "", o.server_threads,
       o.server_threads > 1 ? "s" : "", o.unregistered ? "unregistered" : "registered", o.payload,
-      o.warmup_s, o.duration_s,
-      o.count_allocs ? "; counting allocations (RPC/s not comparable)" : "");
+      plan, o.count_allocs ? "; counting allocations (RPC/s not comparable)" : "");
 
   server srv;
   server_start(&srv, &o);
@@ -669,28 +813,56 @@ int main(int argc, char **argv) {
     cl[i].method = o.unregistered ? NULL : grpc_channel_register_call(cl[i].ch, METHOD, NULL, NULL);
     cl[i].payload = o.payload;
     cl[i].send_traceparent = o.send_traceparent;
+    cl[i].quota = o.rpcs ? o.rpcs / (unsigned long long)o.clients +
+                               ((unsigned long long)i < o.rpcs % (unsigned long long)o.clients)
+                         : 0;
+    if (o.latency_out && !(cl[i].hist = calloc(BENCH_HIST_BUCKETS, sizeof *cl[i].hist)))
+      die("out of memory");
     cl[i].stop = &stop;
+  }
+
+  double t0 = 0, t1 = 0, cpu0 = 0, cpu1 = 0, exp0 = 0, exp1 = 0;
+  unsigned long long n0 = 0, n1 = 0;
+  /* The batch processor's export thread, by the name it gives itself: its
+   * CPU time is part of the process's, printed apart (traced only). */
+  pid_t export_tid = bench_find_thread("rpctrace-bsp");
+  if (o.rpcs) { /* the whole run is the window */
+    if (o.count_allocs) atomic_store(&counting, true);
+    atomic_store(&in_window, true);
+    t0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    exp0 = bench_thread_cpu_s(export_tid);
   }
   for (int i = 0; i < o.clients; i++)
     if (pthread_create(&tid[i], NULL, client_main, &cl[i]) != 0) die("pthread_create");
-
-  sleep_s(o.warmup_s);
-  if (o.count_allocs) atomic_store(&counting, true);
-  double t0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-  unsigned long long n0 = rpcs_done(cl, o.clients);
-  sleep_s(o.duration_s);
-  unsigned long long n1 = rpcs_done(cl, o.clients);
-  double t1 = clock_s(CLOCK_MONOTONIC), cpu1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
-  atomic_store(&counting, false);
-  unsigned long long allocs = atomic_load(&n_allocs);
-
-  atomic_store(&stop, true);
+  if (!o.rpcs) {
+    sleep_s(o.warmup_s);
+    if (o.count_allocs) atomic_store(&counting, true);
+    atomic_store(&in_window, true);
+    t0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    exp0 = bench_thread_cpu_s(export_tid);
+    n0 = rpcs_done(cl, o.clients);
+    sleep_s(o.duration_s);
+    n1 = rpcs_done(cl, o.clients);
+    t1 = clock_s(CLOCK_MONOTONIC), cpu1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    exp1 = bench_thread_cpu_s(export_tid);
+    atomic_store(&in_window, false);
+    atomic_store(&counting, false);
+    atomic_store(&stop, true);
+  }
   unsigned long long failed = 0;
   for (int i = 0; i < o.clients; i++) {
     pthread_join(tid[i], NULL);
     failed += atomic_load(&cl[i].failed);
-    grpc_channel_destroy(cl[i].ch);
   }
+  if (o.rpcs) {
+    n1 = rpcs_done(cl, o.clients);
+    t1 = clock_s(CLOCK_MONOTONIC), cpu1 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+    exp1 = bench_thread_cpu_s(export_tid);
+    atomic_store(&in_window, false);
+    atomic_store(&counting, false);
+  }
+  unsigned long long allocs = atomic_load(&n_allocs);
+  for (int i = 0; i < o.clients; i++) grpc_channel_destroy(cl[i].ch);
   unsigned long long total = rpcs_done(cl, o.clients);
   server_stop(&srv); /* every server span has ended when its threads are joined */
 
@@ -700,16 +872,21 @@ int main(int argc, char **argv) {
   /* Less sensitive than RPC/s to other jobs taking the cores. */
   printf("CPU us/RPC: %.2f (%.3f s of process CPU time in the window, all threads)\n",
          window ? (cpu1 - cpu0) * 1e6 / (double)window : 0.0, cpu1 - cpu0);
+  if (export_tid > 0 && exp0 >= 0 && exp1 >= 0)
+    printf("export thread CPU us/RPC: %.3f (thread %d, rpctrace-bsp; included above)\n",
+           window ? (exp1 - exp0) * 1e6 / (double)window : 0.0, (int)export_tid);
   if (o.count_allocs)
     printf(
         "allocations per RPC: %.2f (%llu malloc/calloc/realloc/memalign calls of the whole "
         "process in the window / %llu RPCs)\n",
         window ? (double)allocs / (double)window : 0.0, allocs, window);
+  if (o.latency_out) latency_report(&o, cl);
   bool ok = failed == 0 && window > 0;
 #ifndef RPCT_UNTRACED
-  ok = tracing_finish(tracer, &rcv, total) && ok;
+  ok = tracing_finish(&tr, total) && ok;
 #endif
   grpc_shutdown();
+  for (int i = 0; i < o.clients; i++) free(cl[i].hist);
   free(cl);
   free(tid);
   return ok ? 0 : 1;
