@@ -716,11 +716,49 @@ const rpct_span_context *rpct_call_span_context(const grpc_call *call) {
 
 /* ---- setup ---- */
 
-/* rpct_init state: written once under init_lock. */
+/*
+ * Setup, exit and fork.
+ *
+ * rpct_init (or the auto-init at a program's first traced call) registers
+ * one atexit handler that shuts the global tracer down: spans queued when
+ * main returns or exit() is called are exported. rpct_shutdown can be
+ * called any number of times (with the handler's own call after it): a
+ * tracer shuts down once.
+ *
+ * The tracer rpct_init made is never freed. Calls may still be in flight
+ * when rpct_shutdown runs, on other threads, above all in a program that
+ * calls exit() while serving: their spans point to the tracer (and a
+ * thread may have just read the global tracer to start one), and nothing
+ * cheap on the RPC path could tell when the last of them has let go. Shut
+ * down, the tracer stays valid: spans that end later are dropped and
+ * counted (rpct_tracer_get_stats: processor.dropped_shutdown); its export
+ * thread has ended and its exporter is shut down. A tracer the application
+ * gave to rpct_init stays the application's: rpct_shutdown only shuts it
+ * down.
+ *
+ * fork(): a child inherits the global tracer, whose processor does not
+ * work there (processor.c: the child's spans are dropped and counted, and
+ * its exit handler returns at once). init_lock is taken around fork() so
+ * that the child never inherits it locked by a thread it does not have.
+ */
+
+/* rpct_init state: written under init_lock. */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool initialized;
-static rpct_tracer *owned_tracer; /* made by rpct_init, freed by rpct_shutdown */
-static atomic_bool ready;         /* initialized, read lock-free by hooks */
+static bool exit_flush_registered;
+/* Made by rpct_init; kept for the life of the process (see above), here
+ * so that leak checkers see it as reachable. */
+static rpct_tracer *owned_tracer;
+static atomic_bool ready; /* initialized, read lock-free by hooks */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) { pthread_mutex_lock(&init_lock); }
+static void fork_parent(void) { pthread_mutex_unlock(&init_lock); }
+/* The child's only thread is this one, so re-initialising is safe. */
+static void fork_child(void) { pthread_mutex_init(&init_lock, NULL); }
+static void register_atfork(void) { pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+static void shutdown_at_exit(void) { rpct_shutdown(5000); }
 
 /* Weak: see rpct__front_end in interceptors.h. Hidden, so the reference
  * binds within this module (a copy of the dispatcher in librpctrace.so must
@@ -728,6 +766,7 @@ static atomic_bool ready;         /* initialized, read lock-free by hooks */
 extern const char rpct__front_end[] __attribute__((weak, visibility("hidden")));
 
 int rpct_init(rpct_tracer *tracer) {
+  pthread_once(&atfork_once, register_atfork);
   pthread_mutex_lock(&init_lock);
   int rc = RPCT_OK;
   if (initialized) {
@@ -743,6 +782,7 @@ int rpct_init(rpct_tracer *tracer) {
       rpct_tracer_set_global(t);
       initialized = true;
       atomic_store(&ready, true);
+      if (!exit_flush_registered) exit_flush_registered = atexit(shutdown_at_exit) == 0;
     }
   }
   pthread_mutex_unlock(&init_lock);
@@ -761,21 +801,16 @@ int rpct_init(rpct_tracer *tracer) {
 
 void rpct_shutdown(uint32_t timeout_ms) {
   pthread_mutex_lock(&init_lock);
+  /* RPCT_ERR_STATE when already shut down: nothing more to do. */
   rpct_tracer *t = rpct_tracer_global();
   if (t) rpct_tracer_shutdown(t, timeout_ms);
-  if (owned_tracer) {
-    rpct_tracer_del(owned_tracer);
-    owned_tracer = NULL;
-  }
   pthread_mutex_unlock(&init_lock);
 }
 
-static void shutdown_at_exit(void) { rpct_shutdown(5000); }
-
 static void auto_init(void) {
   /* A program that did not call rpct_init() is configured from the
-   * environment at its first traced call, and flushed at exit. */
-  if (rpct_init(NULL) == RPCT_OK) atexit(shutdown_at_exit);
+   * environment at its first traced call (and flushed at exit). */
+  rpct_init(NULL);
 }
 
 static void ensure_init(void) {

@@ -10,6 +10,15 @@
  * threads at once and must not block. An exporter's export_spans is never
  * called concurrently with itself by the built-in processors.
  * rpct_*_del() must not race with any other use of the object.
+ *
+ * fork(): in a child process, no processor that existed at fork() is
+ * called again, except its stats op: its threads did not follow, and its
+ * locks and its exporter (a gRPC channel, say) belong to the parent. The
+ * handle drops the child's spans and counts them in dropped_shutdown; its
+ * force_flush and shutdown return RPCT_OK at once; rpct_processor_del()
+ * frees nothing. So an exporter is never called in a forked child, and a
+ * child that exits never waits for a thread it does not have. Processors
+ * made in the child work as usual.
  */
 #ifndef RPCTRACE_EXPORT_H
 #define RPCTRACE_EXPORT_H
@@ -138,7 +147,7 @@ typedef struct rpct_processor rpct_processor;
 typedef struct rpct_processor_stats {
   uint64_t accepted;          /* sampled spans taken in */
   uint64_t dropped_full;      /* sampled spans dropped: queue full */
-  uint64_t dropped_shutdown;  /* spans offered after shutdown */
+  uint64_t dropped_shutdown;  /* spans offered after shutdown, or in a forked child */
   uint64_t exported;          /* delivered and accepted by the receiver */
   uint64_t rejected;          /* delivered but rejected by the receiver */
   uint64_t failed;            /* in batches whose export failed */

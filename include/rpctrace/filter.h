@@ -19,8 +19,9 @@
  * Pointers a callback receives are borrowed for the duration of the call.
  *
  * Thread safety: rpct_filter_register() and rpct_init() before the first
- * call of the program (not concurrently with calls); rpct_shutdown() after
- * the last; rpct_call_span_context() from any thread.
+ * call of the program (not concurrently with calls); rpct_shutdown() from
+ * any thread, also with calls in flight (their spans are then dropped and
+ * counted); rpct_call_span_context() from any thread.
  */
 #ifndef RPCTRACE_FILTER_H
 #define RPCTRACE_FILTER_H
@@ -140,9 +141,11 @@ RPCT_API int rpct_filter_register(const rpct_filter *f);
 
 /*
  * Set tracing up: the global tracer (given, or built from the OTEL_*
- * environment when `tracer` is NULL; rpct_shutdown() then owns it) and the
- * tracing client and server filters, configured from the environment
- * (README: RPCTRACE_* variables). A second call returns RPCT_ERR_STATE.
+ * environment when `tracer` is NULL; that one lives until the process
+ * ends) and the tracing client and server filters, configured from the
+ * environment (README: RPCTRACE_* variables), and register, once, an
+ * atexit handler that calls rpct_shutdown(5000), so that spans queued when
+ * the program exits are exported. A second call returns RPCT_ERR_STATE.
  * RPCs are traced only through a front end: a program linked with
  * rpctrace::wrap (`pkg-config --libs rpctrace-wrap`) or run under
  * `rpctrace run` (LD_PRELOAD=librpctrace_preload.so). Without one, the
@@ -152,7 +155,10 @@ RPCT_API int rpct_filter_register(const rpct_filter *f);
 RPCT_API int rpct_init(rpct_tracer *tracer);
 
 /* Flush and stop: shuts the global tracer down (waiting at most
- * `timeout_ms`) and frees it if rpct_init() made it. */
+ * `timeout_ms`). Never frees it: spans of calls still in flight end later
+ * and are dropped and counted (rpct_tracer_get_stats). A tracer given to
+ * rpct_init() is still the caller's to delete, after this. Calling it
+ * again (the exit handler does) does nothing. */
 RPCT_API void rpct_shutdown(uint32_t timeout_ms);
 
 /* The span context of a traced call (a server call in its handler, or a

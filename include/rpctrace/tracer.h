@@ -7,9 +7,19 @@
  *
  * Thread safety: rpct_tracer_new()/rpct_tracer_del() on one thread, with no
  * span of the tracer still running. Between them, spans may be started and
- * ended, and rpct_tracer_force_flush()/rpct_tracer_get_stats() called, from
- * any threads at once. rpct_tracer_set_global() is an atomic store;
+ * ended, and rpct_tracer_force_flush(), rpct_tracer_shutdown() and
+ * rpct_tracer_get_stats() called, from any threads at once: a span that
+ * ends during or after the shutdown is dropped and counted, never a
+ * problem. rpct_tracer_set_global() is an atomic store;
  * rpct_tracer_global() an atomic load.
+ *
+ * fork(): a child process inherits the tracer, but not its processor's
+ * threads, locks and connections, so in the child the processor the tracer
+ * was made with (and every other processor that existed at fork()) exports
+ * nothing: the child's spans are dropped and counted
+ * (processor.dropped_shutdown), and shutdown, force_flush and
+ * rpct_tracer_del return at once. A child that should trace makes a
+ * tracer of its own. See export.h.
  */
 #ifndef RPCTRACE_TRACER_H
 #define RPCTRACE_TRACER_H
