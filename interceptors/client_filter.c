@@ -4,23 +4,24 @@
  * context), its context injected into the request's initial metadata by
  * every configured propagator.
  *
- * Per call it costs the span start, the attribute writes and the headers it
- * formats on the stack; nothing is allocated except the peer string gRPC
- * core hands out at status time (see tracing_config.c). The call's span
- * lives in call_data, which the dispatcher zero-fills in the call arena.
+ * Per call it costs the span's facts (rpc_span.h: its attributes are
+ * written on the export thread) and the headers it formats on the stack;
+ * nothing is allocated except the peer string gRPC core hands out at
+ * status time. The call's span lives in call_data, in the call arena,
+ * which the dispatcher zeroes only up to the span (call_data_zeroed).
  */
 #include <string.h>
 
 #include "internal.h"
 #include "rpctrace/propagation.h"
+#include "rpc_span.h"
 #include "tracing.h"
 
 typedef struct client_call {
-  rpct_span span;
   struct grpc_call *call; /* for grpc_call_get_peer at status time */
   const char *baggage;    /* the parent's, borrowed: valid for the call */
   size_t baggage_len;
-  rpct__messages msgs;
+  rpct__rpc_span span; /* not zeroed: writes its fields before reading them */
 } client_call;
 
 static int client_start(void *call_data, rpct_call_info *info) {
@@ -30,31 +31,17 @@ static int client_start(void *call_data, rpct_call_info *info) {
   rpct__tracing_method(info->method, info->method_len, &m);
   if (!rpct__tracing_should_trace(c, &m)) return RPCT_FILTER_SKIP;
 
-  /* Always an explicit parent: NULL would mean the thread's current
-   * context, which the dispatcher already chose between. */
-  static const rpct_span_context root;
-  char name[RPCT__SPAN_NAME_MAX];
-  size_t name_len = rpct__tracing_span_name(c, &m, RPCT_SIDE_CLIENT, name);
-  rpct_span_start_args args = {
-      .name = name,
-      .name_len = name_len,
-      .kind = RPCT_SPAN_KIND_CLIENT,
-      .parent = rpct_span_context_is_valid(info->parent) ? info->parent : &root,
-  };
-  rpct_span_start_ex(&cd->span, NULL, &args);
-
-  if (rpct_span_is_recording(&cd->span)) {
-    rpct__tracing_set_rpc_attributes(c, &cd->span, &m);
-    rpct__hostport hp;
-    if (info->target && rpct__tracing_parse_target(info->target, strlen(info->target), &hp))
-      rpct__tracing_set_server(&cd->span, &hp);
-  }
+  /* Always an explicit parent: the dispatcher already chose between the
+   * parent call's span and the thread's current context. */
+  if (rpct__rpc_span_start(&cd->span, c, RPCT_SIDE_CLIENT, &m, info->parent, NULL) &&
+      info->target)
+    rpct__rpc_span_server(&cd->span, info->target, strlen(info->target), true);
   cd->call = info->call;
   if (info->parent_baggage && info->parent_baggage_len) {
     cd->baggage = info->parent_baggage;
     cd->baggage_len = info->parent_baggage_len;
   }
-  info->span_context = rpct_span_get_context(&cd->span);
+  info->span_context = &cd->span.ctx;
   /* Calls made with this one as parent_call carry the same baggage on. */
   info->baggage = cd->baggage;
   info->baggage_len = cd->baggage_len;
@@ -125,15 +112,15 @@ static void record_request_metadata(const rpct__tracing_config *c, client_call *
                         .value = (const char *)GRPC_SLICE_START_PTR(*v),
                         .value_len = GRPC_SLICE_LENGTH(*v)};
   }
-  rpct__tracing_record_metadata(c, &cd->span, &c->request_md, RPCT__MD_REQUEST, md, n);
+  rpct__rpc_span_metadata(&cd->span, &c->request_md, RPCT__MD_REQUEST, md, n);
 }
 
 static void client_send_initial_metadata(void *call_data, rpct_md_writer *w) {
   client_call *cd = call_data;
   const rpct__tracing_config *c = &rpct__tracing;
-  if (c->request_md.n && rpct_span_is_recording(&cd->span)) record_request_metadata(c, cd, w);
+  if (c->request_md.n && cd->span.recording) record_request_metadata(c, cd, w);
   /* Even a span that does not record has a context to pass on. */
-  const rpct_span_context *ctx = rpct_span_get_context(&cd->span);
+  const rpct_span_context *ctx = &cd->span.ctx;
   for (size_t i = 0; i < c->n_propagators; i++) {
     rpct__propagator p = (rpct__propagator)c->propagators[i];
     if (p == RPCT__PROP_BAGGAGE || rpct_span_context_is_valid(ctx)) inject(cd, ctx, p, w);
@@ -142,31 +129,31 @@ static void client_send_initial_metadata(void *call_data, rpct_md_writer *w) {
 
 static void client_recv_initial_metadata(void *call_data, const rpct_md *md, size_t n) {
   client_call *cd = call_data;
-  rpct__tracing_record_metadata(&rpct__tracing, &cd->span, &rpct__tracing.response_md,
-                                RPCT__MD_RESPONSE_HEADER, md, n);
+  rpct__rpc_span_metadata(&cd->span, &rpct__tracing.response_md, RPCT__MD_RESPONSE_HEADER, md, n);
 }
 
 static void client_message_sent(void *call_data, size_t bytes) {
   client_call *cd = call_data;
-  rpct__tracing_message_event(&rpct__tracing, &cd->span, &cd->msgs, true, bytes);
+  rpct__rpc_span_message(&cd->span, &rpct__tracing, true, bytes);
 }
 
 static void client_message_received(void *call_data, size_t bytes) {
   client_call *cd = call_data;
-  rpct__tracing_message_event(&rpct__tracing, &cd->span, &cd->msgs, false, bytes);
+  rpct__rpc_span_message(&cd->span, &rpct__tracing, false, bytes);
 }
 
 static void client_status(void *call_data, const rpct_call_status *st) {
   client_call *cd = call_data;
   if (st->trailing)
-    rpct__tracing_record_metadata(&rpct__tracing, &cd->span, &rpct__tracing.response_md,
-                                  RPCT__MD_RESPONSE_TRAILER, st->trailing, st->n_trailing);
-  rpct__tracing_record_status(&rpct__tracing, &cd->span, RPCT_SIDE_CLIENT, cd->call, st);
+    rpct__rpc_span_metadata(&cd->span, &rpct__tracing.response_md, RPCT__MD_RESPONSE_TRAILER,
+                            st->trailing, st->n_trailing);
+  rpct__rpc_span_peer(&cd->span, cd->call);
+  rpct__rpc_span_status(&cd->span, st);
 }
 
 static void client_end(void *call_data) {
   client_call *cd = call_data;
-  rpct_span_end(&cd->span, 0);
+  rpct__rpc_span_end(&cd->span, 0);
 }
 
 /* Return conventions: filter.h, at rpct_filter. */
@@ -174,6 +161,7 @@ const rpct_filter rpct__client_tracing_filter = {
     .name = "rpctrace.client_tracing",
     .sides = RPCT_SIDE_CLIENT,
     .call_data_size = sizeof(client_call),
+    .call_data_zeroed = offsetof(client_call, span),
     .start = client_start,
     .send_initial_metadata = client_send_initial_metadata,
     .recv_initial_metadata = client_recv_initial_metadata,

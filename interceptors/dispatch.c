@@ -239,16 +239,27 @@ static call_state *state_new(grpc_call *call, unsigned side) {
   if (!any) return NULL;
   char *mem = grpc_call_arena_alloc(call, size);
   if (!mem) return NULL;
-  memset(mem, 0, size);
+  /* The state up to its method text (written by copy_method before it is
+   * read), and of each filter's data what it asks to be zeroed: the
+   * tracing filters' span records are most of the arena and are written
+   * field by field. */
+  memset(mem, 0, offsetof(call_state, method));
   call_state *cs = (call_state *)mem;
   cs->call = call;
   cs->side = side;
+  cs->method[0] = '\0';
+  cs->method_len = 0;
   pthread_mutex_init(&cs->lock, NULL); /* never destroyed: glibc mutexes hold no resources */
   char *p = mem + align16(sizeof(call_state));
   for (size_t i = 0; i < n_filters; i++) {
     if (!(filters[i]->sides & side)) continue;
+    const rpct_filter *f = filters[i];
     cs->fdata[i] = p;
-    p += align16(filters[i]->call_data_size);
+    size_t zeroed = f->call_data_zeroed && f->call_data_zeroed < f->call_data_size
+                        ? f->call_data_zeroed
+                        : f->call_data_size;
+    memset(p, 0, zeroed);
+    p += align16(f->call_data_size);
   }
   return cs;
 }

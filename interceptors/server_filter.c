@@ -25,8 +25,9 @@
  * and baggage too long for that buffer is dropped, never cut: a cut member
  * would be a different member.
  *
- * Nothing else is allocated per call except the peer string gRPC core hands
- * out at status time (see tracing_config.c).
+ * The span itself is recorded as facts (rpc_span.h): its attributes are
+ * written on the export thread. Nothing else is allocated per call except
+ * the peer string gRPC core hands out.
  */
 #include <string.h>
 
@@ -34,16 +35,19 @@
 
 #include "internal.h"
 #include "rpctrace/propagation.h"
+#include "rpc_span.h"
 #include "tracing.h"
 
 #define BAGGAGE_BUF 512 /* call_data fallback when there is no grpc_call */
 #define BAGGAGE_VALUES_MAX 64
 
+/* Only the fields before `span` are zeroed per call (call_data_zeroed):
+ * the span writes its own before reading them, and baggage_buf is used
+ * only by length. */
 typedef struct server_call {
-  rpct_span span;
   struct grpc_call *call;
-  rpct__messages msgs;
   uint64_t end_unix_ns; /* when the status was sent; 0: unknown */
+  rpct__rpc_span span;
   char baggage_buf[BAGGAGE_BUF];
 } server_call;
 
@@ -130,50 +134,35 @@ static int server_start(void *call_data, rpct_call_info *info) {
 
   /* Public endpoint: the caller's trace is not ours to continue; keep it
    * as a link. Either way the parent is explicit (invalid = new root). */
-  static const rpct_span_context root;
-  const rpct_span_context *links[1] = {&inbound};
-  char name[RPCT__SPAN_NAME_MAX];
-  size_t name_len = rpct__tracing_span_name(c, &m, RPCT_SIDE_SERVER, name);
-  rpct_span_start_args args = {
-      .name = name,
-      .name_len = name_len,
-      .kind = RPCT_SPAN_KIND_SERVER,
-      .parent = valid && !c->public_endpoint ? &inbound : &root,
-      .links = links,
-      .n_links = valid && c->public_endpoint ? 1 : 0,
-  };
-  rpct_span_start_ex(&cd->span, NULL, &args);
-
-  if (rpct_span_is_recording(&cd->span)) {
-    rpct__tracing_set_rpc_attributes(c, &cd->span, &m);
-    rpct__hostport hp;
-    if (info->authority && rpct__tracing_parse_hostport(info->authority, info->authority_len, &hp))
-      rpct__tracing_set_server(&cd->span, &hp);
-    rpct__tracing_record_metadata(c, &cd->span, &c->request_md, RPCT__MD_REQUEST, md, n);
-    if (info->call) rpct__tracing_record_peer(&cd->span, info->call);
+  bool link = valid && c->public_endpoint;
+  if (rpct__rpc_span_start(&cd->span, c, RPCT_SIDE_SERVER, &m,
+                           valid && !c->public_endpoint ? &inbound : NULL, link ? &inbound : NULL)) {
+    rpct__rpc_span_server(&cd->span, info->authority, info->authority_len, false);
+    rpct__rpc_span_metadata(&cd->span, &c->request_md, RPCT__MD_REQUEST, md, n);
+    /* Now: after a cancellation core reports the peer as "unknown". */
+    rpct__rpc_span_peer(&cd->span, info->call);
   }
   cd->call = info->call;
   if (rpct__tracing_propagator_on(c, RPCT__PROP_BAGGAGE) &&
       (!c->public_endpoint || c->public_endpoint_keeps_baggage))
     keep_baggage(cd, md, n, info);
-  info->span_context = rpct_span_get_context(&cd->span);
+  info->span_context = &cd->span.ctx;
   return RPCT_FILTER_FOLLOW;
 }
 
 static void server_message_sent(void *call_data, size_t bytes) {
   server_call *cd = call_data;
-  rpct__tracing_message_event(&rpct__tracing, &cd->span, &cd->msgs, true, bytes);
+  rpct__rpc_span_message(&cd->span, &rpct__tracing, true, bytes);
 }
 
 static void server_message_received(void *call_data, size_t bytes) {
   server_call *cd = call_data;
-  rpct__tracing_message_event(&rpct__tracing, &cd->span, &cd->msgs, false, bytes);
+  rpct__rpc_span_message(&cd->span, &rpct__tracing, false, bytes);
 }
 
 static void server_status(void *call_data, const rpct_call_status *st) {
   server_call *cd = call_data;
-  /* The peer was recorded at start (NULL: not again). */
-  rpct__tracing_record_status(&rpct__tracing, &cd->span, RPCT_SIDE_SERVER, NULL, st);
+  rpct__rpc_span_status(&cd->span, st);
   cd->end_unix_ns = st->time_unix_ns;
 }
 
@@ -181,7 +170,7 @@ static void server_end(void *call_data) {
   server_call *cd = call_data;
   /* The span ends when the status was sent, not when its completion was
    * seen (0 when unknown: now). */
-  rpct_span_end(&cd->span, cd->end_unix_ns);
+  rpct__rpc_span_end(&cd->span, cd->end_unix_ns);
 }
 
 /* Return conventions: filter.h, at rpct_filter. recv_initial_metadata is
@@ -192,6 +181,7 @@ const rpct_filter rpct__server_tracing_filter = {
     .name = "rpctrace.server_tracing",
     .sides = RPCT_SIDE_SERVER,
     .call_data_size = sizeof(server_call),
+    .call_data_zeroed = offsetof(server_call, span),
     .start = server_start,
     .message_sent = server_message_sent,
     .message_received = server_message_received,

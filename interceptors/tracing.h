@@ -161,36 +161,22 @@ void rpct__tracing_set_server(rpct_span *span, const rpct__hostport *hp);
 /* "OK" … "UNAUTHENTICATED"; codes outside 0..16 read as "UNKNOWN". */
 const char *rpct__tracing_status_name(int code);
 
-/* Record the call's status: the status attributes of the semconv mode,
- * network.peer.* from grpc_call_get_peer(call) when call is not NULL, and
- * the span status (client: every non-OK code is an ERROR; server: only
- * UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
- * DATA_LOSS) with the status message as description. */
-void rpct__tracing_record_status(const rpct__tracing_config *c, rpct_span *span, unsigned side,
-                                 struct grpc_call *call, const rpct_call_status *st);
-
-/* network.peer.address/port of `call` (gRPC core's peer string). A server
- * records it when the call starts: after a cancellation core reports
- * "unknown". */
-void rpct__tracing_record_peer(rpct_span *span, struct grpc_call *call);
+/* network.peer.address/port from a peer string as grpc_call_get_peer()
+ * writes it. */
+void rpct__tracing_set_peer(rpct_span *span, const char *peer);
+/* The status attributes of the semconv mode and the span status (client:
+ * every non-OK code is an ERROR; server: only UNKNOWN, DEADLINE_EXCEEDED,
+ * UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS) with the status message
+ * as description. Codes outside 0..16 read as UNKNOWN. */
+void rpct__tracing_set_status(const rpct__tracing_config *c, rpct_span *span, unsigned side,
+                              int code, const char *message, size_t message_len);
 
 /* ---- message events and metadata ---- */
 
-/* Message events of one call (in its filter's call data, zero-filled). */
-typedef struct rpct__messages {
-  uint32_t seq[2]; /* messages so far: [0] sent, [1] received */
-  /* Stable set only: the event is deprecated there and a unary call does
-   * not record it, so the first message of each direction is held until
-   * a second one in either direction shows the call is streaming. */
-  bool streaming;
-  uint64_t first_ns[2];
-  int64_t first_size[2];
-} rpct__messages;
-
-/* An "rpc.message" event (or A72 "Outbound message"/"Inbound message") for
- * the next message in one direction. */
-void rpct__tracing_message_event(const rpct__tracing_config *c, rpct_span *span,
-                                 rpct__messages *msgs, bool sent, size_t bytes);
+/* One message event (number `id` in its direction, `time_unix_ns` 0: now)
+ * in the naming of the configuration, whatever the semconv mode. */
+void rpct__tracing_message_event_at(const rpct__tracing_config *c, rpct_span *span, bool sent,
+                                    uint32_t id, uint64_t bytes, uint64_t time_unix_ns);
 
 /* Which metadata an allow-list reads, for its attribute keys. */
 typedef enum rpct__md_kind {
@@ -199,11 +185,11 @@ typedef enum rpct__md_kind {
   RPCT__MD_RESPONSE_TRAILER /* (stable set only) rpc.response.trailer.* */
 } rpct__md_kind;
 
-/* The allow-listed keys of `keys` found in md[0..n) as string[] attributes
- * (one element per value, in order), keyed per the semconv mode. */
-void rpct__tracing_record_metadata(const rpct__tracing_config *c, rpct_span *span,
-                                   const rpct__name_list *keys, rpct__md_kind kind,
-                                   const rpct_md *md, size_t n);
+/* The values of one allow-listed key as string[] attributes keyed per the
+ * semconv mode. */
+void rpct__tracing_set_metadata(const rpct__tracing_config *c, rpct_span *span, const char *key,
+                                size_t key_len, rpct__md_kind kind, const char *const *values,
+                                const size_t *lens, size_t n);
 
 /* ---- propagation ---- */
 

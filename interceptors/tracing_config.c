@@ -617,24 +617,19 @@ static bool server_error(int code) {
   }
 }
 
-void rpct__tracing_record_peer(rpct_span *span, struct grpc_call *call) {
-  /* The one allocation of a traced call: gRPC core only hands the peer out
-   * as a gpr_malloc'd string. */
-  char *peer = grpc_call_get_peer(call);
-  if (!peer) return;
+void rpct__tracing_set_peer(rpct_span *span, const char *peer) {
   char buf[256];
   rpct__hostport hp;
   if (rpct__tracing_parse_peer(peer, buf, sizeof buf, &hp) && hp.host_len) {
     rpct_span_set_strn(span, "network.peer.address", hp.host, hp.host_len);
     if (hp.port >= 0) rpct_span_set_int(span, "network.peer.port", hp.port);
   }
-  gpr_free(peer);
 }
 
-void rpct__tracing_record_status(const rpct__tracing_config *c, rpct_span *span, unsigned side,
-                                 struct grpc_call *call, const rpct_call_status *st) {
+void rpct__tracing_set_status(const rpct__tracing_config *c, rpct_span *span, unsigned side,
+                              int code, const char *message, size_t message_len) {
   if (!rpct_span_is_recording(span)) return;
-  int code = normal_code(st ? st->code : GRPC_STATUS_UNKNOWN);
+  code = normal_code(code);
   const char *name = status_names[code];
   bool error = side == RPCT_SIDE_CLIENT ? code != GRPC_STATUS_OK : server_error(code);
   if (c->semconv & RPCT__SEMCONV_OLD) rpct_span_set_int(span, "rpc.grpc.status_code", code);
@@ -642,56 +637,32 @@ void rpct__tracing_record_status(const rpct__tracing_config *c, rpct_span *span,
     rpct_span_set_str(span, "rpc.status_code", name);
     if (error) rpct_span_set_str(span, "error.type", name);
   }
-  if (call) rpct__tracing_record_peer(span, call);
   if (!error) return; /* OK and non-errors leave the status UNSET */
-  /* Last, so a long message cannot crowd the attributes out of the record. */
   char msg[1024];
-  size_t n = st && st->message ? st->message_len : 0;
+  size_t n = message ? message_len : 0;
   if (n >= sizeof msg) n = sizeof msg - 1;
-  if (n) memcpy(msg, st->message, n);
+  if (n) memcpy(msg, message, n);
   msg[n] = '\0';
   rpct_span_set_status(span, RPCT_STATUS_ERROR, n ? msg : NULL);
 }
 
 /* ---- message events and metadata ---- */
 
-static void message_event(rpct_span *span, bool sent, uint32_t id, int64_t size, uint64_t t) {
-  rpct_attribute a[] = {RPCT_ATTR_STR("rpc.message.type", sent ? "SENT" : "RECEIVED"),
-                        RPCT_ATTR_INT("rpc.message.id", id),
-                        RPCT_ATTR_INT("rpc.message.uncompressed_size", size)};
-  rpct_span_add_event(span, "rpc.message", t, a, RPCT__ARRAY_LEN(a));
-}
-
-void rpct__tracing_message_event(const rpct__tracing_config *c, rpct_span *span,
-                                 rpct__messages *msgs, bool sent, size_t bytes) {
-  if (!c->message_events) return;
-  int dir = sent ? 0 : 1;
-  uint32_t id = ++msgs->seq[dir];
-  if (!rpct_span_is_recording(span)) return;
+void rpct__tracing_message_event_at(const rpct__tracing_config *c, rpct_span *span, bool sent,
+                                    uint32_t id, uint64_t bytes, uint64_t time_unix_ns) {
   int64_t size = bytes > INT64_MAX ? INT64_MAX : (int64_t)bytes;
   if (c->a72_names) {
     /* gRPC numbers a stream's messages from 0 in each direction. */
     rpct_attribute a[] = {RPCT_ATTR_INT("sequence-number", (int64_t)id - 1),
                           RPCT_ATTR_INT("message-size", size)};
-    rpct_span_add_event(span, sent ? "Outbound message" : "Inbound message", 0, a,
+    rpct_span_add_event(span, sent ? "Outbound message" : "Inbound message", time_unix_ns, a,
                         RPCT__ARRAY_LEN(a));
     return;
   }
-  if ((c->semconv & RPCT__SEMCONV_OLD) || msgs->streaming) {
-    message_event(span, sent, id, size, 0);
-    return;
-  }
-  /* Stable set alone (see rpct__messages). */
-  if (id == 1) {
-    msgs->first_ns[dir] = rpct_now_unix_ns();
-    msgs->first_size[dir] = size;
-    return;
-  }
-  msgs->streaming = true;
-  for (int d = 0; d < 2; d++)
-    if (msgs->seq[d] >= 1 && msgs->first_ns[d])
-      message_event(span, d == 0, 1, msgs->first_size[d], msgs->first_ns[d]);
-  message_event(span, sent, id, size, 0);
+  rpct_attribute a[] = {RPCT_ATTR_STR("rpc.message.type", sent ? "SENT" : "RECEIVED"),
+                        RPCT_ATTR_INT("rpc.message.id", id),
+                        RPCT_ATTR_INT("rpc.message.uncompressed_size", size)};
+  rpct_span_add_event(span, "rpc.message", time_unix_ns, a, RPCT__ARRAY_LEN(a));
 }
 
 #define MD_VALUES_MAX 32
@@ -706,29 +677,16 @@ static const char *md_prefix(bool stable, rpct__md_kind kind) {
   return NULL;
 }
 
-void rpct__tracing_record_metadata(const rpct__tracing_config *c, rpct_span *span,
-                                   const rpct__name_list *keys, rpct__md_kind kind,
-                                   const rpct_md *md, size_t n) {
-  if (!keys->n || !n || !rpct_span_is_recording(span)) return;
-  for (size_t k = 0; k < keys->n; k++) {
-    const char *key = keys->buf + keys->at[k].off;
-    size_t key_len = keys->at[k].len;
-    const char *values[MD_VALUES_MAX];
-    size_t lens[MD_VALUES_MAX], found = 0;
-    for (size_t i = 0; i < n && found < MD_VALUES_MAX; i++) {
-      if (!rpct__md_key_is(&md[i], key, key_len)) continue;
-      values[found] = md[i].value ? md[i].value : "";
-      lens[found++] = md[i].value_len;
-    }
-    if (!found) continue;
-    /* The old set's key, then the stable set's (rpc/dup: both). */
-    for (unsigned set = RPCT__SEMCONV_OLD; set <= RPCT__SEMCONV_NEW; set <<= 1) {
-      const char *prefix = md_prefix(set == RPCT__SEMCONV_NEW, kind);
-      if (!(c->semconv & set) || !prefix) continue;
-      char attr_key[sizeof "rpc.grpc.response.metadata." + RPCT__MD_KEY_MAX];
-      snprintf(attr_key, sizeof attr_key, "%s%.*s", prefix, (int)key_len, key);
-      rpct_span_set_str_array(span, attr_key, values, lens, found);
-    }
+void rpct__tracing_set_metadata(const rpct__tracing_config *c, rpct_span *span, const char *key,
+                                size_t key_len, rpct__md_kind kind, const char *const *values,
+                                const size_t *lens, size_t n) {
+  /* The old set's key, then the stable set's (rpc/dup: both). */
+  for (unsigned set = RPCT__SEMCONV_OLD; set <= RPCT__SEMCONV_NEW; set <<= 1) {
+    const char *prefix = md_prefix(set == RPCT__SEMCONV_NEW, kind);
+    if (!(c->semconv & set) || !prefix) continue;
+    char attr_key[sizeof "rpc.grpc.response.metadata." + RPCT__MD_KEY_MAX];
+    snprintf(attr_key, sizeof attr_key, "%s%.*s", prefix, (int)key_len, key);
+    rpct_span_set_str_array(span, attr_key, values, lens, n);
   }
 }
 

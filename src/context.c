@@ -6,8 +6,8 @@
 
 #define OVERFLOW_TOKEN UINT32_MAX
 
-static _Thread_local const rpct_span_context *ctx_stack[RPCT_CONTEXT_MAX_DEPTH];
-static _Thread_local uint32_t ctx_depth;
+static RPCT__TLS const rpct_span_context *ctx_stack[RPCT_CONTEXT_MAX_DEPTH];
+static RPCT__TLS uint32_t ctx_depth;
 
 rpct_context_token rpct_context_attach(const rpct_span_context *ctx) {
   if (RPCT__UNLIKELY(ctx_depth == RPCT_CONTEXT_MAX_DEPTH)) {

@@ -17,7 +17,7 @@ typedef struct id_rng {
   unsigned generation; /* fork_generation when seeded; 0: never seeded */
 } id_rng;
 
-static _Thread_local id_rng tls_rng;
+static RPCT__TLS id_rng tls_rng;
 
 /* Bumped in every child after fork(); starts at 1 so a zeroed id_rng is
  * always stale. Written by the atfork handler, read by every thread. */
@@ -97,28 +97,38 @@ static bool any_nonzero(const uint8_t *b, size_t n) {
 bool rpct_trace_id_is_valid(const rpct_trace_id *id) { return id && any_nonzero(id->bytes, 16); }
 bool rpct_span_id_is_valid(const rpct_span_id *id) { return id && any_nonzero(id->bytes, 8); }
 
-static const char hex_digits[] = "0123456789abcdef";
+
+/* Both digits of every byte, so encoding is one load and one 2-byte store
+ * per byte (traceparent is formatted on every traced call). */
+#define HX2(b) {"0123456789abcdef"[(b) >> 4], "0123456789abcdef"[(b)&0xf]}
+#define HX16(r) HX2(r), HX2(r + 1), HX2(r + 2), HX2(r + 3), HX2(r + 4), HX2(r + 5), HX2(r + 6), \
+    HX2(r + 7), HX2(r + 8), HX2(r + 9), HX2(r + 10), HX2(r + 11), HX2(r + 12), HX2(r + 13), \
+    HX2(r + 14), HX2(r + 15)
+static const char hex_pairs[256][2] = {
+    HX16(0x00), HX16(0x10), HX16(0x20), HX16(0x30), HX16(0x40), HX16(0x50), HX16(0x60), HX16(0x70),
+    HX16(0x80), HX16(0x90), HX16(0xa0), HX16(0xb0), HX16(0xc0), HX16(0xd0), HX16(0xe0), HX16(0xf0)};
 
 void rpct__hex_encode(const uint8_t *in, size_t n, char *out) {
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = hex_digits[in[i] >> 4];
-    out[2 * i + 1] = hex_digits[in[i] & 0xf];
-  }
+  for (size_t i = 0; i < n; i++) memcpy(out + 2 * i, hex_pairs[in[i]], 2);
 }
 
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1; /* uppercase is not W3C hex */
-}
+/* The value of each character as a lowercase hex digit, -1 for any other
+ * (uppercase is not W3C hex). Parsed on every inbound traced call. */
+#define HV(c) ((c) >= '0' && (c) <= '9' ? (c) - '0' : (c) >= 'a' && (c) <= 'f' ? (c) - 'a' + 10 : -1)
+#define HV16(r) HV(r), HV(r + 1), HV(r + 2), HV(r + 3), HV(r + 4), HV(r + 5), HV(r + 6), HV(r + 7), \
+    HV(r + 8), HV(r + 9), HV(r + 10), HV(r + 11), HV(r + 12), HV(r + 13), HV(r + 14), HV(r + 15)
+static const int8_t hex_values[256] = {
+    HV16(0x00), HV16(0x10), HV16(0x20), HV16(0x30), HV16(0x40), HV16(0x50), HV16(0x60), HV16(0x70),
+    HV16(0x80), HV16(0x90), HV16(0xa0), HV16(0xb0), HV16(0xc0), HV16(0xd0), HV16(0xe0), HV16(0xf0)};
 
 bool rpct__hex_decode(const char *in, size_t n, uint8_t *out) {
+  int bad = 0;
   for (size_t i = 0; i < n; i++) {
-    int hi = hex_value(in[2 * i]), lo = hex_value(in[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = (uint8_t)(hi << 4 | lo);
+    int hi = hex_values[(unsigned char)in[2 * i]], lo = hex_values[(unsigned char)in[2 * i + 1]];
+    bad |= hi | lo; /* negative when either is not a digit */
+    out[i] = (uint8_t)((unsigned)hi << 4 | (unsigned)lo);
   }
-  return true;
+  return bad >= 0;
 }
 
 static int id_format(const uint8_t *b, size_t n, char *buf, size_t size) {

@@ -17,10 +17,17 @@
 #define RPCT__LIKELY(x) __builtin_expect(!!(x), 1)
 #define RPCT__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define RPCT__PRINTF(f, a) __attribute__((format(printf, f, a)))
+/* Thread-locals read on every traced call (the current context, the id
+ * generator): the initial-exec model reads them at a fixed offset instead
+ * of calling __tls_get_addr. The library is linked or preloaded at start;
+ * a dlopen later still works while they fit glibc's static TLS surplus
+ * (they take a few hundred bytes). */
+#define RPCT__TLS _Thread_local __attribute__((tls_model("initial-exec")))
 #else
 #define RPCT__LIKELY(x) (x)
 #define RPCT__UNLIKELY(x) (x)
 #define RPCT__PRINTF(f, a)
+#define RPCT__TLS _Thread_local
 #endif
 
 /* ---- alloc.c: allocation through an optional rpct_allocator ---- */

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "deferred.h"
 #include "internal.h"
 
 /* ---- the record's string space ---- */
@@ -360,4 +361,38 @@ void rpct_span_data_copy(rpct_span_data *dst, const rpct_span_data *src) {
   memcpy(dst->events, src->events, src->n_events * sizeof src->events[0]);
   memcpy(dst->links, src->links, src->n_links * sizeof src->links[0]);
   memcpy(dst->strings, src->strings, src->strings_used);
+}
+
+/* ---- deferred spans (deferred.h) ---- */
+
+void rpct__span_restore(rpct_span *span, const rpct__deferred *r) {
+  memset(&span->ctx_, 0, offsetof(rpct_span_context, tracestate.buf));
+  span->ctx_.trace_id = r->trace_id;
+  span->ctx_.span_id = r->span_id;
+  span->ctx_.flags = r->flags;
+  span->tracer_ = r->tracer;
+  span->mono_start_ns_ = 0;
+  rpct_span_data *d = &span->data_;
+  memset(d, 0, offsetof(rpct_span_data, attrs));
+  d->strings[0] = '\0';
+  d->strings_used = 1;
+  d->trace_id = r->trace_id;
+  d->span_id = r->span_id;
+  d->parent_span_id = r->parent_span_id;
+  d->parent_remote = r->parent_remote;
+  d->flags = r->flags;
+  d->kind = r->kind;
+  d->resource = rpct_tracer_resource(r->tracer);
+  d->scope_name = rpct__tracer_scope_name(r->tracer);
+  d->scope_version = rpct__tracer_scope_version(r->tracer);
+  d->start_unix_ns = r->start_unix_ns;
+  if (r->tracestate_len &&
+      !str_put(d, rpct__deferred_text(r, r->tracestate_off), r->tracestate_len, &d->tracestate))
+    d->tracestate.len = 0;
+  span->state_ = RPCT__SPAN_RECORDING;
+}
+
+void rpct__span_finish_restored(rpct_span *span, uint64_t end_unix_ns) {
+  span->data_.end_unix_ns = end_unix_ns;
+  span->state_ = RPCT__SPAN_ENDED;
 }

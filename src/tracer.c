@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "deferred.h"
 #include "internal.h"
 
 struct rpct_tracer_options {
@@ -252,6 +253,15 @@ void rpct__tracer_on_start(rpct_tracer *t, rpct_span *span) {
 void rpct__tracer_on_end(rpct_tracer *t, const rpct_span_data *d) {
   atomic_fetch_add_explicit(&t->ended, 1, memory_order_relaxed);
   if (t->processor) rpct__processor_on_end(t->processor, d);
+}
+
+void rpct__tracer_count_started(rpct_tracer *t) {
+  atomic_fetch_add_explicit(&t->started, 1, memory_order_relaxed);
+}
+
+void rpct__tracer_on_end_deferred(rpct_tracer *t, const rpct__deferred *d) {
+  atomic_fetch_add_explicit(&t->ended, 1, memory_order_relaxed);
+  if (t->processor) rpct__processor_on_end_deferred(t->processor, d);
 }
 
 void rpct__tracer_count_not_recorded(rpct_tracer *t) {

@@ -9,7 +9,8 @@
  * never touched.
  *
  * A filter is a const table of callbacks. Per call it gets `call_data_size`
- * zeroed bytes in the call's arena (no malloc). Callbacks of one call never
+ * bytes in the call's arena (no malloc), zeroed (or their first
+ * `call_data_zeroed`). Callbacks of one call never
  * run concurrently with each other (the dispatcher serialises them with a
  * per-call lock), but callbacks of different calls run on any threads at
  * once. A filter never fails an RPC: it has no way to, and the dispatcher
@@ -116,7 +117,7 @@ typedef struct rpct_call_status {
 typedef struct rpct_filter {
   const char *name;
   unsigned sides;        /* RPCT_SIDE_CLIENT | RPCT_SIDE_SERVER */
-  size_t call_data_size; /* zeroed per call */
+  size_t call_data_size; /* per call, zeroed (see call_data_zeroed) */
   /* Returns RPCT_FILTER_FOLLOW or RPCT_FILTER_SKIP. Required. */
   int (*start)(void *call_data, rpct_call_info *info);
   /* Client, before the first batch that sends initial metadata. */
@@ -132,6 +133,10 @@ typedef struct rpct_filter {
   void (*status)(void *call_data, const rpct_call_status *st);
   /* Exactly once per followed call, on every path. */
   void (*end)(void *call_data);
+  /* How many bytes at the start of the call data the dispatcher zeroes:
+   * 0 means all of call_data_size. A filter that writes every field before
+   * reading it sets this to spare the RPC path the rest. */
+  size_t call_data_zeroed;
 } rpct_filter;
 
 /* Register `f` (borrowed: must outlive the program's calls). Filters run

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "deferred.h"
 #include "internal.h"
 
 struct rpct_processor {
@@ -35,6 +36,9 @@ struct rpct_processor {
    * it shares the cache line of `ops`, which on_end reads anyway. */
   atomic_bool inherited;
   atomic_uint_fast64_t dropped_inherited; /* spans dropped in a forked child */
+  /* Set by a built-in processor that queues deferred records as they are
+   * (rpct__processor_set_deferred), before the handle is shared. */
+  void (*on_end_deferred)(void *impl, const rpct__deferred *d);
   /* The list of live handles, under `registry_lock`. */
   struct rpct_processor *prev, *next;
 };
@@ -100,6 +104,29 @@ void rpct__processor_on_end(rpct_processor *p, const rpct_span_data *d) {
     return;
   }
   p->ops->on_end(p->impl, d);
+}
+
+void rpct__processor_set_deferred(rpct_processor *p,
+                                  void (*fn)(void *impl, const rpct__deferred *d)) {
+  p->on_end_deferred = fn;
+}
+
+void rpct__processor_on_end_deferred(rpct_processor *p, const rpct__deferred *d) {
+  if (!p || !d) return;
+  if (RPCT__UNLIKELY(inherited(p))) {
+    if (d->flags & RPCT_TRACE_FLAG_SAMPLED)
+      atomic_fetch_add_explicit(&p->dropped_inherited, 1, memory_order_relaxed);
+    return;
+  }
+  if (p->on_end_deferred) {
+    p->on_end_deferred(p->impl, d);
+    return;
+  }
+  /* Any other processor sees spans as records: build it here, on the
+   * thread that ended it. */
+  rpct_span scratch;
+  rpct__deferred_materialize(d, &scratch);
+  p->ops->on_end(p->impl, &scratch.data_);
 }
 
 int rpct_processor_force_flush(rpct_processor *p, uint32_t timeout_ms) {
