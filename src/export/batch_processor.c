@@ -66,6 +66,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "deferred.h"
 #include "internal.h"
 
 #define DEFAULT_QUEUE_SIZE 2048u
@@ -82,7 +83,13 @@
 typedef struct slot {
   /* pos: free for the producer of pos; pos + 1: holds its record. */
   _Atomic uint64_t seq;
-  rpct_span_data data;
+  /* A finished span record, or a deferred one (deferred.h), copied as it
+   * is and built by the export thread: only the used bytes are written. */
+  bool deferred;
+  union {
+    rpct_span_data data;
+    unsigned char deferred_rec[RPCT__DEFERRED_MAX];
+  } u;
 } slot;
 
 typedef struct bsp {
@@ -95,6 +102,7 @@ typedef struct bsp {
   uint32_t export_timeout_ms;
   uint64_t delay_ns;
   rpct_span_data *batch;            /* batch_size records, export thread only */
+  rpct_span scratch;                /* export thread only: where deferred records are built */
   const rpct_span_data **batch_ptr; /* batch_ptr[i] == &batch[i] */
   rpct_allocator alloc;
   bool has_alloc;
@@ -235,35 +243,59 @@ static void wake_export_thread(bsp *b) {
   pthread_mutex_unlock(&b->lock);
 }
 
-static void bsp_on_end(void *impl, const rpct_span_data *d) {
-  bsp *b = impl;
-  if (!(d->flags & RPCT_TRACE_FLAG_SAMPLED)) return;
+/* Claim the next free slot for a sampled span, or count the drop: NULL. */
+static slot *claim(bsp *b, uint64_t *pos_out) {
   uint64_t pos = atomic_load_explicit(&b->tail, memory_order_relaxed);
-  slot *s;
   for (;;) {
     if (pos & CLOSED_BIT) {
       count_add(&b->dropped_shutdown, 1);
-      return;
+      return NULL;
     }
-    s = slot_at(b, pos);
+    slot *s = slot_at(b, pos);
     uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
     int64_t lap = (int64_t)(seq - pos);
     if (lap == 0) {
       /* Free: claim it. On failure `pos` is reloaded. */
       if (atomic_compare_exchange_weak_explicit(&b->tail, &pos, pos + 1, memory_order_seq_cst,
-                                                memory_order_relaxed))
-        break;
+                                                memory_order_relaxed)) {
+        *pos_out = pos;
+        return s;
+      }
     } else if (lap < 0) {
       /* Still holds the record from one lap ago: the ring is full. */
       count_add(&b->dropped_full, 1);
-      return;
+      return NULL;
     } else {
       pos = atomic_load_explicit(&b->tail, memory_order_relaxed); /* lost a race */
     }
   }
-  rpct_span_data_copy(&s->data, d);
+}
+
+static void publish(bsp *b, slot *s, uint64_t pos) {
   atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
   if (pos + 1 == atomic_load_explicit(&b->wake_at, memory_order_seq_cst)) wake_export_thread(b);
+}
+
+static void bsp_on_end(void *impl, const rpct_span_data *d) {
+  bsp *b = impl;
+  if (!(d->flags & RPCT_TRACE_FLAG_SAMPLED)) return;
+  uint64_t pos;
+  slot *s = claim(b, &pos);
+  if (!s) return;
+  s->deferred = false;
+  rpct_span_data_copy(&s->u.data, d);
+  publish(b, s, pos);
+}
+
+static void bsp_on_end_deferred(void *impl, const rpct__deferred *d) {
+  bsp *b = impl;
+  if (!(d->flags & RPCT_TRACE_FLAG_SAMPLED)) return;
+  uint64_t pos;
+  slot *s = claim(b, &pos);
+  if (!s) return;
+  s->deferred = true;
+  memcpy(s->u.deferred_rec, d, d->size);
+  publish(b, s, pos);
 }
 
 /* Export thread: move up to batch_size published records from the ring
@@ -274,7 +306,13 @@ static size_t take_batch(bsp *b) {
   while (n < b->batch_size) {
     slot *s = slot_at(b, b->head);
     if (atomic_load_explicit(&s->seq, memory_order_acquire) != b->head + 1) break;
-    rpct_span_data_copy(&b->batch[n++], &s->data);
+    if (s->deferred) {
+      /* Built here, off the RPC path (deferred.h). */
+      rpct__deferred_materialize((const rpct__deferred *)s->u.deferred_rec, &b->scratch);
+      rpct_span_data_copy(&b->batch[n++], &b->scratch.data_);
+    } else {
+      rpct_span_data_copy(&b->batch[n++], &s->u.data);
+    }
     atomic_store_explicit(&s->seq, b->head + b->cap, memory_order_release);
     b->head++;
   }
@@ -557,6 +595,7 @@ int rpct_batch_processor_new(rpct_processor **out, rpct_exporter *exporter,
   rpct_processor *p;
   int r = rpct_processor_new(&p, &bsp_ops, b, alloc);
   if (r == RPCT_OK) {
+    rpct__processor_set_deferred(p, bsp_on_end_deferred);
     b->exporter = exporter; /* before the thread starts: it reads it */
     r = start_thread(b);
     if (r == RPCT_OK) {
