@@ -185,8 +185,14 @@ RPCT_API int rpct_simple_processor_new(rpct_processor **out, rpct_exporter *expo
  * slot and never blocks or waits for the export thread; a full queue drops
  * the span and counts it (dropped_full). The thread exports when
  * max_export_batch_size spans are queued or schedule_delay_ms has passed,
- * one export at a time. force_flush and shutdown return within their
- * timeout; shutdown flushes first.
+ * one export at a time. An export still running export_timeout_ms after it
+ * began is abandoned: its spans are counted failed at that moment and
+ * reported once, and its result, when the exporter returns, is ignored
+ * (the next export waits for that return: an exporter is never called
+ * concurrently). force_flush and shutdown return within their timeout;
+ * shutdown flushes first. Both return RPCT_ERR_TIMEOUT when the time ran
+ * out, RPCT_ERR_EXPORT when an export failed (or was abandoned) while they
+ * waited, else the exporter's force_flush / shutdown result.
  */
 typedef struct rpct_batch_options {
   uint32_t max_queue_size;        /* OTEL_BSP_MAX_QUEUE_SIZE, 2048 */
@@ -205,9 +211,11 @@ RPCT_API int rpct_batch_processor_new(rpct_processor **out, rpct_exporter *expor
                                       const rpct_batch_options *opts,
                                       const rpct_allocator *alloc);
 
+/* Deliver what is queued within `timeout_ms`. RPCT_OK when it was;
+ * otherwise an RPCT_ERR_* saying why (the batch processor's are above). */
 RPCT_API int rpct_processor_force_flush(rpct_processor *p, uint32_t timeout_ms);
 /* Shut down: flush, then refuse further spans (counted as dropped_shutdown).
- * A second call returns RPCT_ERR_STATE. */
+ * Returns as force_flush does; a second call returns RPCT_ERR_STATE. */
 RPCT_API int rpct_processor_shutdown(rpct_processor *p, uint32_t timeout_ms);
 /* All counters zero when the processor keeps none. */
 RPCT_API void rpct_processor_get_stats(rpct_processor *p, rpct_processor_stats *out);

@@ -87,9 +87,18 @@ RPCT_API int rpct_tracer_options_set_scope(rpct_tracer_options *o, const char *n
  */
 RPCT_API int rpct_tracer_new(rpct_tracer **out, const rpct_tracer_options *o);
 
-/* Shut the processor down (waiting at most `timeout_ms`). Spans ending later
- * are dropped and counted by the processor. */
+/* Shut the processor down (waiting at most `timeout_ms`): export what is
+ * queued, then shut the exporter down. Spans ending later are dropped and
+ * counted by the processor; the tracer stays valid until rpct_tracer_del().
+ * Returns RPCT_OK when everything queued was delivered; RPCT_ERR_TIMEOUT
+ * when the time ran out first; RPCT_ERR_EXPORT when one of the final
+ * exports failed or ran past the export timeout (the spans are counted
+ * failed); the exporter's shutdown error; RPCT_ERR_STATE when the tracer
+ * was already shut down. */
 RPCT_API int rpct_tracer_shutdown(rpct_tracer *t, uint32_t timeout_ms);
+/* Export what is queued now, waiting at most `timeout_ms`. Returns as
+ * rpct_tracer_shutdown() does (no RPCT_ERR_STATE); RPCT_OK after a
+ * shutdown that delivered everything. */
 RPCT_API int rpct_tracer_force_flush(rpct_tracer *t, uint32_t timeout_ms);
 
 /* Shut down (if not done, with a 30 s limit) and free the tracer and what it

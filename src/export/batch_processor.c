@@ -42,20 +42,35 @@
  * held while the exporter runs.
  *
  * Timeouts and a stuck exporter: the exporter is always called from the
- * export thread, so export, force_flush and shutdown never overlap. An
- * export cannot be interrupted: its duration is bounded by the exporter's
- * own timeout (the OTLP exporter's timeout_ms); export_timeout_ms is only
- * checked afterwards, and an export that outlasted it is reported once.
+ * export thread, so export, force_flush and shutdown never overlap.
+ * export_timeout_ms (OTEL_BSP_EXPORT_TIMEOUT) is enforced by a second,
+ * sleeping thread, the watchdog: the export thread tells it when an export
+ * starts (under the mutex, once per batch); an export still running at
+ * its deadline is abandoned there and then: its batch is counted failed
+ * (failed, failed_exports), reported once, and what the call returns later
+ * is ignored. The exporter API has no way to interrupt one export and keep
+ * the exporter usable (its shutdown interrupts for good), so the next batch
+ * waits until the abandoned call returns; meanwhile the queue keeps taking
+ * spans and drops those that do not fit, counted. The default pipeline
+ * (from_env.c) gives the OTLP exporter a timeout that ends a little before
+ * this one, so its exports end by themselves before they are abandoned.
  * force_flush and shutdown wait on a condition variable with their deadline
  * and return RPCT_ERR_TIMEOUT when it passes, whatever the exporter does.
  * force_flush exports what was queued when it was called, then calls the
- * exporter's force_flush with the time left and returns its error, if any.
+ * exporter's force_flush with the time left; it returns RPCT_ERR_EXPORT
+ * when an export failed (or was abandoned) while it waited, else the
+ * exporter's error, if any. Shutdown likewise returns RPCT_ERR_EXPORT when
+ * one of its final exports failed.
  * After a shutdown deadline the thread exports nothing more (what is left
  * stays counted as queued), calls the exporter's shutdown with the time
  * left (0) as soon as the export in progress returns, and exits.
- * rpct_processor_del() joins the thread before freeing anything it uses,
- * so with an export still in progress, del waits for it to return: memory
- * is never freed under a running exporter.
+ * rpct_processor_del() joins both threads before freeing anything they
+ * use, so with an export still in progress, del waits for it to return:
+ * memory is never freed under a running exporter.
+ *
+ * fork(): the processor handle (processor.c) never calls a processor a
+ * child inherited, so nothing here runs in a child but stats, which reads
+ * atomics only.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -100,6 +115,7 @@ typedef struct bsp {
   uint64_t mask; /* cap - 1 when cap is a power of two, else 0 (use %) */
   uint32_t batch_size;
   uint32_t export_timeout_ms;
+  uint64_t export_timeout_ns;
   uint64_t delay_ns;
   rpct_span_data *batch;            /* batch_size records, export thread only */
   rpct_span scratch;                /* export thread only: where deferred records are built */
@@ -148,6 +164,19 @@ typedef struct bsp {
   pthread_t thread;
   bool thread_started; /* set by the constructor */
   bool joined;         /* set by the shutdown that joined the thread */
+
+  /* The export in progress, between the export thread and the watchdog
+   * (under `lock` too). */
+  pthread_cond_t watch;        /* the watchdog waits here */
+  bool exporting;              /* an export call is running */
+  bool export_abandoned;       /* ... and ran past its deadline: counted failed */
+  size_t export_n;             /* its batch size */
+  uint64_t export_deadline_ns; /* when it is abandoned */
+  bool watchdog_idle;          /* waiting with no deadline: needs a signal */
+  bool watchdog_stop;
+  pthread_t watchdog;
+  bool watchdog_started; /* set by the constructor */
+  bool watchdog_joined;
 } bsp;
 
 /* ---- options ---- */
@@ -321,17 +350,19 @@ static size_t take_batch(bsp *b) {
 }
 
 static void export_batch(bsp *b, size_t n) {
-  uint64_t start = rpct__now_mono_ns();
+  pthread_mutex_lock(&b->lock);
+  b->exporting = true;
+  b->export_abandoned = false;
+  b->export_n = n;
+  b->export_deadline_ns = rpct__now_mono_ns() + b->export_timeout_ns;
+  if (b->watchdog_idle) pthread_cond_signal(&b->watch);
+  pthread_mutex_unlock(&b->lock);
   int r = rpct_exporter_export(b->exporter, b->batch_ptr, n);
-  uint64_t took_ms = (rpct__now_mono_ns() - start) / NS_PER_MS;
-  if (took_ms > b->export_timeout_ms)
-    rpct__diag_once("OTEL_BSP_EXPORT_TIMEOUT.exceeded",
-                    "an export took %" PRIu64
-                    " ms, more than the batch processor's export timeout"
-                    " of %" PRIu32
-                    " ms (OTEL_BSP_EXPORT_TIMEOUT); the exporter's own timeout"
-                    " bounds its calls",
-                    took_ms, b->export_timeout_ms);
+  pthread_mutex_lock(&b->lock);
+  b->exporting = false;
+  bool abandoned = b->export_abandoned;
+  pthread_mutex_unlock(&b->lock);
+  if (abandoned) return; /* the watchdog counted it failed at its deadline */
   if (r < 0) {
     count_add(&b->failed, n);
     count_add(&b->failed_exports, 1);
@@ -341,6 +372,52 @@ static void export_batch(bsp *b, size_t n) {
     count_add(&b->rejected, (uint64_t)r);
     count_add(&b->exported, n - (size_t)r);
   }
+}
+
+/* The watchdog: abandons an export that runs past export_timeout_ms. It
+ * sleeps without a deadline while no export runs, so an idle processor
+ * wakes it never. */
+static void *watchdog_thread(void *arg) {
+  bsp *b = arg;
+  pthread_mutex_lock(&b->lock);
+  while (!b->watchdog_stop) {
+    if (!b->exporting || b->export_abandoned) {
+      b->watchdog_idle = true;
+      pthread_cond_wait(&b->watch, &b->lock);
+      b->watchdog_idle = false;
+      continue;
+    }
+    /* Woken early (stop, or a spurious wakeup): look again. An export that
+     * ended and a next one that began meanwhile has a later deadline. */
+    if (wait_until(&b->watch, &b->lock, b->export_deadline_ns)) continue;
+    if (b->watchdog_stop || !b->exporting || b->export_abandoned ||
+        rpct__now_mono_ns() < b->export_deadline_ns)
+      continue;
+    b->export_abandoned = true;
+    size_t n = b->export_n;
+    count_add(&b->failed, n);
+    count_add(&b->failed_exports, 1);
+    pthread_mutex_unlock(&b->lock);
+    rpct__diag_once("OTEL_BSP_EXPORT_TIMEOUT.exceeded",
+                    "an export ran past the export timeout of %" PRIu32
+                    " ms (OTEL_BSP_EXPORT_TIMEOUT): its %zu spans are counted failed, and the "
+                    "next batch waits for the exporter to return (later overruns are only "
+                    "counted)",
+                    b->export_timeout_ms, n);
+    pthread_mutex_lock(&b->lock);
+  }
+  pthread_mutex_unlock(&b->lock);
+  return NULL;
+}
+
+static void stop_watchdog(bsp *b) {
+  if (!b->watchdog_started || b->watchdog_joined) return;
+  pthread_mutex_lock(&b->lock);
+  b->watchdog_stop = true;
+  pthread_cond_signal(&b->watch);
+  pthread_mutex_unlock(&b->lock);
+  pthread_join(b->watchdog, NULL);
+  b->watchdog_joined = true;
 }
 
 static uint64_t tail_pos(bsp *b) {
@@ -405,9 +482,18 @@ static void *export_thread(void *arg) {
 
 /* ---- ops ---- */
 
+/* `r`, or RPCT_ERR_EXPORT when it is RPCT_OK but an export failed since
+ * `failed_before` was read: what the caller waited for was not all
+ * delivered. */
+static int unless_failed(bsp *b, int r, uint64_t failed_before) {
+  if (r == RPCT_OK && count_read(&b->failed_exports) != failed_before) return RPCT_ERR_EXPORT;
+  return r;
+}
+
 static int bsp_force_flush(void *impl, uint32_t timeout_ms) {
   bsp *b = impl;
   uint64_t deadline = rpct__now_mono_ns() + timeout_ms * NS_PER_MS;
+  uint64_t failed_before = count_read(&b->failed_exports);
   int r;
   pthread_mutex_lock(&b->lock);
   if (b->closing) {
@@ -430,7 +516,7 @@ static int bsp_force_flush(void *impl, uint32_t timeout_ms) {
       r = RPCT_ERR_TIMEOUT;
   }
   pthread_mutex_unlock(&b->lock);
-  return r;
+  return unless_failed(b, r, failed_before);
 }
 
 /* The handle (processor.c) lets only the first call through. */
@@ -443,6 +529,7 @@ static int bsp_shutdown(void *impl, uint32_t timeout_ms) {
   uint64_t now = rpct__now_mono_ns();
   uint64_t deadline = now + timeout_ms * NS_PER_MS;
   uint64_t grace = (timeout_ms / 2 < ABORT_GRACE_MS ? timeout_ms / 2 : ABORT_GRACE_MS) * NS_PER_MS;
+  uint64_t failed_before = count_read(&b->failed_exports);
   pthread_mutex_lock(&b->lock);
   b->closing = true;
   b->close_deadline_ns = deadline;
@@ -464,10 +551,11 @@ static int bsp_shutdown(void *impl, uint32_t timeout_ms) {
   bool finished = b->finished;
   int r = b->abandoned ? RPCT_ERR_TIMEOUT : b->shutdown_result;
   pthread_mutex_unlock(&b->lock);
-  if (!finished) return RPCT_ERR_TIMEOUT; /* del will join the thread */
+  if (!finished) return RPCT_ERR_TIMEOUT; /* del will join the threads */
   pthread_join(b->thread, NULL);
   b->joined = true;
-  return r;
+  stop_watchdog(b);
+  return unless_failed(b, r, failed_before);
 }
 
 static void bsp_stats(void *impl, rpct_processor_stats *out) {
@@ -502,6 +590,8 @@ static void bsp_destroy(void *impl) {
     /* Waits for an export in progress: the thread uses b and the exporter. */
     pthread_join(b->thread, NULL);
   }
+  stop_watchdog(b);
+  pthread_cond_destroy(&b->watch);
   pthread_cond_destroy(&b->done);
   pthread_cond_destroy(&b->wake);
   pthread_mutex_destroy(&b->lock);
@@ -529,8 +619,11 @@ static int init_sync(bsp *b) {
   if (pthread_mutex_init(&b->lock, NULL) != 0) goto out;
   if (pthread_cond_init(&b->wake, &ca) != 0) goto no_wake;
   if (pthread_cond_init(&b->done, &ca) != 0) goto no_done;
+  if (pthread_cond_init(&b->watch, &ca) != 0) goto no_watch;
   r = RPCT_OK;
   goto out;
+no_watch:
+  pthread_cond_destroy(&b->done);
 no_done:
   pthread_cond_destroy(&b->wake);
 no_wake:
@@ -540,16 +633,16 @@ out:
   return r;
 }
 
-/* The export thread blocks every signal, so the application's handlers
- * keep running on its own threads. */
-static int start_thread(bsp *b) {
+/* The processor's threads block every signal, so the application's
+ * handlers keep running on its own threads. */
+static int start_thread(pthread_t *t, void *(*fn)(void *), bsp *b, const char *name) {
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  int e = pthread_create(&b->thread, NULL, export_thread, b);
+  int e = pthread_create(t, NULL, fn, b);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (e != 0) return RPCT_ERR_NO_MEMORY;
-  pthread_setname_np(b->thread, "rpctrace-bsp");
+  pthread_setname_np(*t, name);
   return RPCT_OK;
 }
 
@@ -569,6 +662,7 @@ int rpct_batch_processor_new(rpct_processor **out, rpct_exporter *exporter,
   b->batch_size = o.max_export_batch_size;
   b->delay_ns = o.schedule_delay_ms * NS_PER_MS;
   b->export_timeout_ms = o.export_timeout_ms;
+  b->export_timeout_ns = o.export_timeout_ms * NS_PER_MS;
   /* Zero-filled now, so the RPC path never takes a first-touch page fault. */
   b->slots = rpct__calloc(alloc, b->cap, sizeof *b->slots);
   b->batch = rpct__calloc(alloc, b->batch_size, sizeof *b->batch);
@@ -597,16 +691,21 @@ int rpct_batch_processor_new(rpct_processor **out, rpct_exporter *exporter,
   if (r == RPCT_OK) {
     rpct__processor_set_deferred(p, bsp_on_end_deferred);
     b->exporter = exporter; /* before the thread starts: it reads it */
-    r = start_thread(b);
+    r = start_thread(&b->watchdog, watchdog_thread, b, "rpctrace-bspwd");
+    if (r == RPCT_OK) {
+      b->watchdog_started = true;
+      r = start_thread(&b->thread, export_thread, b, "rpctrace-bsp");
+    }
     if (r == RPCT_OK) {
       b->thread_started = true;
       *out = p;
       return RPCT_OK;
     }
     b->exporter = NULL;    /* the exporter stays the caller's */
-    rpct_processor_del(p); /* destroys b: no thread, no exporter */
+    rpct_processor_del(p); /* destroys b: stops the watchdog; no exporter */
     return r;
   }
+  pthread_cond_destroy(&b->watch);
   pthread_cond_destroy(&b->done);
   pthread_cond_destroy(&b->wake);
   pthread_mutex_destroy(&b->lock);

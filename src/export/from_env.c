@@ -72,12 +72,36 @@ static int make_console(rpct_processor **out, const rpct_allocator *alloc) {
   return r;
 }
 
-/* A batch processor over a new OTLP/gRPC or OTLP file exporter. */
+/* The OTLP exporter's own timeout for one export, as it reads it
+ * (otlp_grpc_exporter.c: the traces variable, else the general one). */
+static uint32_t otlp_timeout_ms(void) {
+  const char *name = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+  if (!rpct__env_get(name, NULL)) name = "OTEL_EXPORTER_OTLP_TIMEOUT";
+  return (uint32_t)rpct__env_uint(name, 10000, 1, 24u * 3600 * 1000);
+}
+
+/* A batch processor over a new OTLP/gRPC or OTLP file exporter. The OTLP
+ * exporter's timeout ends a little before OTEL_BSP_EXPORT_TIMEOUT, so that
+ * its exports end by themselves (the call cancelled at its deadline,
+ * counted failed, its status reported) rather than being abandoned by the
+ * batch processor while the exporter goes on. The margin covers encoding
+ * the batch, which the exporter does before its clock starts. */
 static int make_batch(rpct_processor **out, bool file, const rpct_allocator *alloc) {
+  rpct_batch_options bo;
+  rpct_batch_options_from_env(&bo);
   rpct_exporter *e;
-  int r = file ? rpct_otlp_file_exporter_new(&e, NULL, alloc) : rpct_otlp_exporter_new(&e, NULL, alloc);
+  int r;
+  if (file) {
+    r = rpct_otlp_file_exporter_new(&e, NULL, alloc);
+  } else {
+    uint32_t margin = bo.export_timeout_ms / 16 < 250 ? bo.export_timeout_ms / 16 : 250;
+    uint32_t bsp_bound = bo.export_timeout_ms - margin; /* >= 1: the timeout is >= 1 */
+    uint32_t timeout = otlp_timeout_ms();
+    rpct_otlp_options oo = {.timeout_ms = timeout < bsp_bound ? timeout : bsp_bound};
+    r = rpct_otlp_exporter_new(&e, &oo, alloc);
+  }
   if (r != RPCT_OK) return r;
-  r = rpct_batch_processor_new(out, e, NULL, alloc);
+  r = rpct_batch_processor_new(out, e, &bo, alloc);
   if (r != RPCT_OK) rpct_exporter_del(e);
   return r;
 }

@@ -11,11 +11,14 @@
 /* clang-format on */
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "test_util.h"
@@ -649,7 +652,9 @@ static void test_del_waits_for_the_export_in_progress(void **state) {
 
 /* ==== export results ==== */
 
-static void test_failed_and_rejected_exports_are_counted(void **state) {
+/* force_flush says whether what it waited for was delivered: a failed
+ * export is RPCT_ERR_EXPORT; spans the receiver rejected were delivered. */
+static void test_failed_and_rejected_exports_are_counted_and_flush_reports_failure(void **state) {
   (void)state;
   rec_exporter r;
   rec_init(&r, 64);
@@ -657,9 +662,11 @@ static void test_failed_and_rejected_exports_are_counted(void **state) {
   r.results[1] = 3; /* of 4 */
   r.results[2] = RPCT_ERR_IO;
   r.n_results = 3;
-  rpct_processor *p = bsp_new(&r, 64, 4, LONG_DELAY_MS);
+  /* A batch is 8 spans and 4 are offered each time: only the flush
+   * exports them, so each failure happens while the flush waits. */
+  rpct_processor *p = bsp_new(&r, 64, 8, LONG_DELAY_MS);
   offer(p, 1, 4);
-  assert_int_equal(rpct_processor_force_flush(p, WAIT_MS), RPCT_OK);
+  assert_int_equal(rpct_processor_force_flush(p, WAIT_MS), RPCT_ERR_EXPORT);
   assert_stats(p, (want){.accepted = 4, .failed = 4, .failed_exports = 1});
   char want_msg[256];
   snprintf(want_msg, sizeof want_msg, "span export failed: %s (later failures are only counted)",
@@ -671,7 +678,7 @@ static void test_failed_and_rejected_exports_are_counted(void **state) {
   assert_stats(
       p, (want){.accepted = 8, .exported = 1, .rejected = 3, .failed = 4, .failed_exports = 1});
   offer(p, 9, 4);
-  assert_int_equal(rpct_processor_force_flush(p, WAIT_MS), RPCT_OK);
+  assert_int_equal(rpct_processor_force_flush(p, WAIT_MS), RPCT_ERR_EXPORT);
   assert_stats(
       p, (want){.accepted = 12, .exported = 1, .rejected = 3, .failed = 8, .failed_exports = 2});
   assert_int_equal(tu_diag_count, 1); /* later failures are only counted */
@@ -679,33 +686,196 @@ static void test_failed_and_rejected_exports_are_counted(void **state) {
   rec_fini(&r);
 }
 
-static void test_export_outlasting_export_timeout_is_reported_once(void **state) {
+/* The processor counts a batch just after its export returns, or at its
+ * deadline: poll for it. */
+static void wait_failed(rpct_processor *p, uint64_t n) {
+  double end = now_ms() + WAIT_MS;
+  rpct_processor_stats s;
+  for (rpct_processor_get_stats(p, &s); s.failed < n; rpct_processor_get_stats(p, &s)) {
+    assert_true(now_ms() < end);
+    sleep_ms(1);
+  }
+}
+
+static rpct_processor *bsp_new_timeout(rec_exporter *r, uint32_t batch, uint32_t timeout_ms) {
+  rpct_exporter *e = NULL;
+  assert_int_equal(rpct_exporter_new(&e, &rec_ops, r, NULL), RPCT_OK);
+  rpct_batch_options o = {.max_queue_size = 64,
+                          .schedule_delay_ms = LONG_DELAY_MS,
+                          .max_export_batch_size = batch,
+                          .export_timeout_ms = timeout_ms};
+  rpct_processor *p = NULL;
+  assert_int_equal(rpct_batch_processor_new(&p, e, &o, NULL), RPCT_OK);
+  return p;
+}
+
+/* The watchdog reports from its own thread while the test reads: a
+ * handler with a lock (test_util.h's has none). */
+static pthread_mutex_t wd_diag_lock = PTHREAD_MUTEX_INITIALIZER;
+static int wd_diag_count;
+static char wd_diag_last[1024];
+
+static void wd_diag_capture(void *data, const char *msg) {
+  (void)data;
+  pthread_mutex_lock(&wd_diag_lock);
+  wd_diag_count++;
+  snprintf(wd_diag_last, sizeof wd_diag_last, "%s", msg);
+  pthread_mutex_unlock(&wd_diag_lock);
+}
+
+/* Wait until `n` messages came (up to WAIT_MS); the count then. */
+static int wd_diag_wait(int n) {
+  double end = now_ms() + WAIT_MS;
+  for (;;) {
+    pthread_mutex_lock(&wd_diag_lock);
+    int have = wd_diag_count;
+    pthread_mutex_unlock(&wd_diag_lock);
+    if (have >= n || now_ms() > end) return have;
+    sleep_ms(1);
+  }
+}
+
+static void wd_diag_begin(void) {
+  pthread_mutex_lock(&wd_diag_lock);
+  wd_diag_count = 0;
+  wd_diag_last[0] = '\0';
+  pthread_mutex_unlock(&wd_diag_lock);
+  rpct_set_diag_handler(wd_diag_capture, NULL);
+}
+
+static const char abandoned_msg[] =
+    "an export ran past the export timeout of 100 ms (OTEL_BSP_EXPORT_TIMEOUT): its 4 spans "
+    "are counted failed, and the next batch waits for the exporter to return (later overruns "
+    "are only counted)";
+
+static void test_export_running_past_export_timeout_is_abandoned_and_counted_failed(void **state) {
   (void)state;
   rec_exporter r;
   rec_init(&r, 64);
-  rpct_exporter *e = NULL;
-  assert_int_equal(rpct_exporter_new(&e, &rec_ops, &r, NULL), RPCT_OK);
-  rpct_batch_options o = {.max_queue_size = 8,
-                          .schedule_delay_ms = LONG_DELAY_MS,
-                          .max_export_batch_size = 1,
-                          .export_timeout_ms = 20};
-  rpct_processor *p = NULL;
-  assert_int_equal(rpct_batch_processor_new(&p, e, &o, NULL), RPCT_OK);
+  wd_diag_begin();
+  rpct_processor *p = bsp_new_timeout(&r, 4, 100);
+  rec_set_block(&r, true);
+  offer(p, 1, 4);
+  assert_true(rec_wait(&r, has_entered, 1));
+  /* At its deadline, while the exporter still hangs, the batch is failed. */
+  wait_failed(p, 4);
+  pthread_mutex_lock(&r.mu);
+  double took = now_ms() - r.first_export_ms;
+  pthread_mutex_unlock(&r.mu);
+  assert_true(took >= 99.0);
+  assert_true(took < 100.0 + 400.0);
+  assert_int_equal(rec_calls(&r), 0);
+  assert_stats(p, (want){.accepted = 4, .failed = 4, .failed_exports = 1});
+  assert_int_equal(wd_diag_wait(1), 1); /* reported just after it is counted */
+  assert_string_equal(wd_diag_last, abandoned_msg);
+  /* The queue still takes spans; they wait for the exporter to return. */
+  offer(p, 5, 4);
+  assert_stats(p, (want){.accepted = 8, .failed = 4, .queued = 4, .failed_exports = 1});
+  /* When the hung call returns, its result ("all accepted") is ignored
+   * and the processor goes on with the next batch. */
+  rec_set_block(&r, false);
+  assert_int_equal(rpct_processor_force_flush(p, WAIT_MS), RPCT_OK);
+  assert_stats(p, (want){.accepted = 8, .exported = 4, .failed = 4, .failed_exports = 1});
+  assert_ids(&r, 0, 1, 8);
+  /* A second overrun is counted, not reported again. */
+  rec_set_block(&r, true);
+  offer(p, 9, 4);
+  wait_failed(p, 8);
+  assert_stats(p, (want){.accepted = 12, .exported = 4, .failed = 8, .failed_exports = 2});
+  rec_set_block(&r, false);
+  /* The abandoned export was before the shutdown: its final work succeeded. */
+  assert_int_equal(rpct_processor_shutdown(p, WAIT_MS), RPCT_OK);
+  assert_stats(p, (want){.accepted = 12, .exported = 4, .failed = 8, .failed_exports = 2});
+  rpct_processor_del(p); /* joins the watchdog: its reports are all in */
+  assert_int_equal(wd_diag_count, 1);
+  rec_fini(&r);
+}
+
+static void test_export_within_export_timeout_is_not_abandoned(void **state) {
+  (void)state;
+  rec_exporter r;
+  rec_init(&r, 64);
+  rpct_processor *p = bsp_new_timeout(&r, 4, 2000);
+  rec_set_block(&r, true);
+  offer(p, 1, 4);
+  assert_true(rec_wait(&r, has_entered, 1));
   pthread_t t;
-  for (int i = 0; i < 2; i++) {
-    rec_set_block(&r, true);
-    offer(p, 1 + (uint64_t)i, 1);
-    assert_int_equal(pthread_create(&t, NULL, release_later, &r), 0); /* 100 ms */
-    assert_int_equal(rpct_processor_force_flush(p, WAIT_MS), RPCT_OK);
-    assert_int_equal(pthread_join(t, NULL), 0);
-  }
-  /* Both exports took over 20 ms; they are still exported, not cut short. */
-  assert_stats(p, (want){.accepted = 2, .exported = 2});
-  assert_int_equal(tu_diag_count, 1);
-  assert_true(strncmp(tu_diag_last, "an export took ", 15) == 0);
-  assert_non_null(strstr(tu_diag_last,
-                         " ms, more than the batch processor's export timeout of 20 ms "
-                         "(OTEL_BSP_EXPORT_TIMEOUT); the exporter's own timeout bounds its calls"));
+  assert_int_equal(pthread_create(&t, NULL, release_later, &r), 0); /* 100 ms */
+  assert_int_equal(rpct_processor_force_flush(p, WAIT_MS), RPCT_OK);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_stats(p, (want){.accepted = 4, .exported = 4});
+  assert_int_equal(tu_diag_count, 0);
+  rpct_processor_del(p);
+  rec_fini(&r);
+}
+
+/* Releases the exporter after 300 ms, from another thread. */
+static void *release_after_300_ms(void *arg) {
+  sleep_ms(300);
+  rec_set_block(arg, false);
+  return NULL;
+}
+
+static void test_force_flush_returns_export_error_when_its_export_is_abandoned(void **state) {
+  (void)state;
+  wd_diag_begin();
+  rec_exporter r;
+  rec_init(&r, 64);
+  rpct_processor *p = bsp_new_timeout(&r, 4, 100);
+  rec_set_block(&r, true);
+  offer(p, 1, 2); /* a partial batch: the flush exports it */
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, release_after_300_ms, &r), 0);
+  assert_int_equal(rpct_processor_force_flush(p, WAIT_MS), RPCT_ERR_EXPORT);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_stats(p, (want){.accepted = 2, .failed = 2, .failed_exports = 1});
+  assert_int_equal(rec_flushes(&r), 1); /* then the exporter was flushed */
+  rpct_processor_del(p);
+  rec_fini(&r);
+}
+
+static void test_shutdown_returns_export_error_when_a_final_batch_fails(void **state) {
+  (void)state;
+  rec_exporter r;
+  rec_init(&r, 64);
+  r.results[0] = RPCT_ERR_IO;
+  r.n_results = 1;
+  rpct_processor *p = bsp_new(&r, 64, 4, LONG_DELAY_MS);
+  offer(p, 1, 6); /* a batch of 4 now, 2 at shutdown: the first fails */
+  assert_true(rec_wait(&r, has_calls, 1));
+  wait_failed(p, 4);
+  /* That failure came before the shutdown: not the shutdown's. */
+  assert_int_equal(rpct_processor_shutdown(p, WAIT_MS), RPCT_OK);
+  assert_stats(p, (want){.accepted = 6, .exported = 2, .failed = 4, .failed_exports = 1});
+  rpct_processor_del(p);
+
+  rec_fini(&r);
+  rec_init(&r, 64);
+  r.results[0] = RPCT_ERR_EXPORT;
+  r.n_results = 1;
+  p = bsp_new(&r, 64, 4, LONG_DELAY_MS);
+  offer(p, 1, 3); /* exported by the shutdown, and failing */
+  assert_int_equal(rpct_processor_shutdown(p, WAIT_MS), RPCT_ERR_EXPORT);
+  assert_stats(p, (want){.accepted = 3, .failed = 3, .failed_exports = 1});
+  assert_int_equal(r.shutdowns, 1); /* the exporter was shut down all the same */
+  rpct_processor_del(p);
+  rec_fini(&r);
+}
+
+static void test_shutdown_returns_export_error_when_a_final_export_is_abandoned(void **state) {
+  (void)state;
+  wd_diag_begin();
+  rec_exporter r;
+  rec_init(&r, 64);
+  rpct_processor *p = bsp_new_timeout(&r, 4, 100);
+  rec_set_block(&r, true);
+  offer(p, 1, 3);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, release_after_300_ms, &r), 0);
+  assert_int_equal(rpct_processor_shutdown(p, WAIT_MS), RPCT_ERR_EXPORT);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_stats(p, (want){.accepted = 3, .failed = 3, .failed_exports = 1});
+  assert_int_equal(r.shutdowns, 1);
   rpct_processor_del(p);
   rec_fini(&r);
 }
@@ -886,6 +1056,103 @@ static void test_tracer_spans_reach_the_exporter_through_the_batch_processor(voi
   rpct_tracer_del(tracer);
 }
 
+static void test_tracer_shutdown_returns_export_error_when_the_final_batch_fails(void **state) {
+  (void)state;
+  rec_exporter r;
+  rec_init(&r, 64);
+  r.results[0] = RPCT_ERR_EXPORT;
+  r.n_results = 1;
+  rpct_processor *p = bsp_new(&r, 64, 4, LONG_DELAY_MS);
+  rpct_sampler *sampler = NULL;
+  assert_int_equal(rpct_sampler_always_on_new(&sampler, NULL), RPCT_OK);
+  rpct_tracer_options *o = NULL;
+  assert_int_equal(rpct_tracer_options_new(&o), RPCT_OK);
+  rpct_tracer_options_set_sampler(o, sampler);
+  rpct_tracer_options_set_processor(o, p);
+  rpct_tracer *tracer = NULL;
+  assert_int_equal(rpct_tracer_new(&tracer, o), RPCT_OK);
+  rpct_tracer_options_del(o);
+  static rpct_span span;
+  assert_int_equal(rpct_span_start(&span, tracer, "pkg.Svc/A", RPCT_SPAN_KIND_CLIENT, NULL),
+                   RPCT_OK);
+  assert_int_equal(rpct_span_end(&span, 0), RPCT_OK);
+  assert_int_equal(rpct_tracer_shutdown(tracer, WAIT_MS), RPCT_ERR_EXPORT);
+  assert_int_equal(rpct_tracer_shutdown(tracer, WAIT_MS), RPCT_ERR_STATE);
+  rpct_tracer_stats ts;
+  rpct_tracer_get_stats(tracer, &ts);
+  assert_int_equal(ts.processor.failed, 1);
+  assert_int_equal(ts.processor.failed_exports, 1);
+  rpct_tracer_del(tracer);
+  rec_fini(&r);
+}
+
+/* ==== fork ==== */
+
+/* In a forked child, with processor `p` inherited and `queued` spans of the
+ * parent still in its queue (exported, 2 of them): what the child does,
+ * checked step by step. Returns 0, or the number of the step that failed
+ * (the child's exit status). */
+static int child_uses_inherited_processor(rpct_processor *p, rec_exporter *r, uint64_t queued) {
+  double start = now_ms();
+  int calls = r->calls, entered = r->entered, flushes = r->flushes;
+  offer(p, 100, 3);
+  rpct_processor_stats s;
+  rpct_processor_get_stats(p, &s);
+  /* The counters carry on from the parent's; the child's spans dropped. */
+  if (s.accepted != 2 + queued || s.exported != 2 || s.queued != queued) return 1;
+  if (s.dropped_shutdown != 3) return 2;
+  if (rpct_processor_force_flush(p, WAIT_MS) != RPCT_OK) return 3;
+  if (rpct_processor_shutdown(p, WAIT_MS) != RPCT_OK) return 4;
+  if (rpct_processor_shutdown(p, WAIT_MS) != RPCT_ERR_STATE) return 5;
+  rpct_processor_del(p);
+  /* The exporter was never called in the child, nor destroyed. */
+  if (r->calls != calls || r->entered != entered || r->flushes != flushes) return 6;
+  if (r->shutdowns != 0 || r->destroyed != 0) return 7;
+  if (now_ms() - start > 1000.0) return 8; /* nothing waited */
+  return 0;
+}
+
+static void test_processor_inherited_by_a_forked_child_drops_spans_and_never_waits(void **state) {
+  (void)state;
+  for (int simple = 0; simple < 2; simple++) {
+    rec_exporter r;
+    rec_init(&r, 64);
+    rpct_processor *p;
+    if (simple) {
+      rpct_exporter *e = NULL;
+      assert_int_equal(rpct_exporter_new(&e, &rec_ops, &r, NULL), RPCT_OK);
+      assert_int_equal(rpct_simple_processor_new(&p, e, NULL), RPCT_OK);
+    } else {
+      p = bsp_new(&r, 64, 4, LONG_DELAY_MS); /* its threads wait in the parent */
+    }
+    offer(p, 1, 2);
+    assert_int_equal(rpct_processor_force_flush(p, WAIT_MS), RPCT_OK);
+    uint64_t queued = simple ? 0 : 1;
+    if (queued) offer(p, 3, 1); /* queued at fork: the parent's to export */
+    pid_t pid = fork();
+    if (pid == 0) _exit(child_uses_inherited_processor(p, &r, queued));
+    assert_true(pid > 0);
+    int status = 0;
+    double end = now_ms() + 10000.0;
+    pid_t w;
+    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && now_ms() < end) sleep_ms(2);
+    if (w == 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      fail_msg("the child did not exit within 10 s");
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* The parent's processor goes on: its queued span is exported here. */
+    assert_int_equal(rpct_processor_shutdown(p, WAIT_MS), RPCT_OK);
+    assert_stats(p, (want){.accepted = 2 + queued, .exported = 2 + queued});
+    assert_int_equal(r.shutdowns, 1);
+    rpct_processor_del(p);
+    assert_int_equal(r.destroyed, 1);
+    rec_fini(&r);
+  }
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_env, teardown_env)
   const struct CMUnitTest tests[] = {
@@ -906,13 +1173,19 @@ int main(void) {
       T(test_spans_after_shutdown_are_counted_dropped_shutdown),
       T(test_shutdown_returns_within_its_timeout_when_the_exporter_hangs),
       T(test_del_waits_for_the_export_in_progress),
-      T(test_failed_and_rejected_exports_are_counted),
-      T(test_export_outlasting_export_timeout_is_reported_once),
+      T(test_failed_and_rejected_exports_are_counted_and_flush_reports_failure),
+      T(test_export_running_past_export_timeout_is_abandoned_and_counted_failed),
+      T(test_export_within_export_timeout_is_not_abandoned),
+      T(test_force_flush_returns_export_error_when_its_export_is_abandoned),
+      T(test_shutdown_returns_export_error_when_a_final_batch_fails),
+      T(test_shutdown_returns_export_error_when_a_final_export_is_abandoned),
       T(test_concurrent_producers_export_each_span_exactly_once),
       T(test_on_end_never_waits_for_an_export_in_progress),
       T(test_new_frees_everything_when_any_allocation_fails),
       T(test_no_allocation_after_construction),
       T(test_tracer_spans_reach_the_exporter_through_the_batch_processor),
+      T(test_tracer_shutdown_returns_export_error_when_the_final_batch_fails),
+      T(test_processor_inherited_by_a_forked_child_drops_spans_and_never_waits),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);
